@@ -6,6 +6,7 @@ from typing import Optional
 import torch
 from pythae.samplers import BaseSampler
 
+from .configs import check_tau
 from .images import save_png_batch, write_manifest
 
 logger = logging.getLogger(__name__)
@@ -15,6 +16,16 @@ def model_device(model) -> torch.device:
     """Device of the model's parameters (CPU for a model without parameters)."""
     parameter = next(model.parameters(), None)
     return torch.device("cpu") if parameter is None else parameter.device
+
+
+def default_tau(model) -> float:
+    """Generation scale used when the sampler config leaves tau None.
+
+    Student's t models (T3VAE, T3CVAE) use their theoretical tau = sqrt(nu / (nu + n) * tau_b^2);
+    Gaussian models use 1, the scale of their N(mu_y, I) prior.
+    """
+    constants = getattr(model, "constants", None)
+    return 1.0 if constants is None else constants.tau
 
 
 class LatentSampler(BaseSampler):
@@ -47,7 +58,10 @@ class LatentSampler(BaseSampler):
 
     @property
     def tau(self) -> float:
-        raise NotImplementedError
+        """The generation scale: the config's tau, or the model's default."""
+        tau = self.sampler_config.tau
+        check_tau(tau)
+        return default_tau(self.model) if tau is None else float(tau)
 
     def draw_labels(self, num_samples, class_id, labels, generator) -> Optional[torch.Tensor]:
         """Class of every sample, or None for an unconditional sampler."""

@@ -12,7 +12,7 @@ from ..models import CVAE, T3CVAE
 from ..models.distributions import sample_multivariate_t
 from ..models.labels import parse_labels
 from .base import LatentSampler
-from .configs import ClassMixtureSamplerConfig, check_tau, check_weights
+from .configs import ClassMixtureSamplerConfig, check_weights
 
 
 class ClassMixtureSampler(LatentSampler):
@@ -44,14 +44,6 @@ class ClassMixtureSampler(LatentSampler):
     @property
     def is_student_t(self) -> bool:
         return isinstance(self.model, T3CVAE)
-
-    @property
-    def tau(self) -> float:
-        tau = self.sampler_config.tau
-        check_tau(tau)
-        if tau is not None:
-            return float(tau)
-        return self.model.constants.tau if self.is_student_t else 1.0
 
     def draw_labels(self, num_samples, class_id, labels, generator) -> torch.Tensor:
         if class_id is not None and labels is not None:

@@ -5,7 +5,7 @@ import torch
 from ..models import T3VAE
 from ..models.distributions import sample_multivariate_t
 from .base import LatentSampler
-from .configs import T3SamplerConfig, check_tau
+from .configs import T3SamplerConfig
 
 
 class T3Sampler(LatentSampler):
@@ -19,12 +19,6 @@ class T3Sampler(LatentSampler):
 
     def __init__(self, model: T3VAE, sampler_config: T3SamplerConfig = None):
         super().__init__(model, sampler_config or T3SamplerConfig())
-
-    @property
-    def tau(self) -> float:
-        tau = self.sampler_config.tau
-        check_tau(tau)
-        return self.model.constants.tau if tau is None else float(tau)
 
     def draw_latents(self, labels, num_samples, generator):
         df = self.model.model_config.nu + self.model.data_dim
