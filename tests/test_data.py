@@ -70,13 +70,26 @@ def write_cifar10(root, per_batch=6, test_size=20, seed=0):
     rng = np.random.default_rng(seed)
     folder = os.path.join(root, "cifar-10-batches-py")
     os.makedirs(folder)
-    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    names = [
+        b"airplane",
+        b"automobile",
+        b"bird",
+        b"cat",
+        b"deer",
+        b"dog",
+        b"frog",
+        b"horse",
+        b"ship",
+        b"truck",
+    ]
     write_pickle(os.path.join(folder, "batches.meta"), {b"label_names": names, b"num_vis": 3072})
     batches = []
     for i in range(1, 6):
         data = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, size=per_batch)]
-        write_pickle(os.path.join(folder, f"data_batch_{i}"), {b"data": data, b"labels": labels, b"batch_label": b"x"})
+        write_pickle(
+            os.path.join(folder, f"data_batch_{i}"), {b"data": data, b"labels": labels, b"batch_label": b"x"}
+        )
         batches.append((data, labels))
     test_data = rng.integers(0, 256, size=(test_size, 3072), dtype=np.uint8)
     test_labels = [i % 10 for i in range(test_size)]
@@ -89,7 +102,9 @@ def write_cifar100(root, train_per_class=2, test_per_class=1, seed=0):
     folder = os.path.join(root, "cifar-100-python")
     os.makedirs(folder)
     names = [f"class_{i:02d}".encode() for i in range(100)]
-    write_pickle(os.path.join(folder, "meta"), {b"fine_label_names": names, b"coarse_label_names": [b"c"] * 20})
+    write_pickle(
+        os.path.join(folder, "meta"), {b"fine_label_names": names, b"coarse_label_names": [b"c"] * 20}
+    )
     written = {}
     for split, per_class in (("train", train_per_class), ("test", test_per_class)):
         labels = rng.permutation(np.repeat(np.arange(100), per_class))
@@ -112,7 +127,9 @@ def write_mnist(folder, counts_train, counts_test, compress, seed=0):
     os.makedirs(folder, exist_ok=True)
     written = {}
     for prefix, counts in (("train", counts_train), ("t10k", counts_test)):
-        labels = rng.permutation(np.concatenate([np.full(c, k) for k, c in enumerate(counts)])).astype(np.uint8)
+        labels = rng.permutation(np.concatenate([np.full(c, k) for k, c in enumerate(counts)])).astype(
+            np.uint8
+        )
         images = rng.integers(0, 256, size=(labels.size, 28, 28), dtype=np.uint8)
         for kind, array, ndim in (("images", images, 3), ("labels", labels, 1)):
             name = f"{prefix}-{kind}-idx{ndim}-ubyte"
@@ -323,8 +340,14 @@ def test_manifest_hash_and_counts(tmp_path):
 def test_manifest_rejects_unserialisable_option():
     with pytest.raises(TypeError):
         build_manifest(
-            dataset="toy", rho=1, data_seed=0, class_names=["a"], class_order=[0],
-            train_indices=[0], train_labels=[0], options={"bad": object()},
+            dataset="toy",
+            rho=1,
+            data_seed=0,
+            class_names=["a"],
+            class_order=[0],
+            train_indices=[0],
+            train_labels=[0],
+            options={"bad": object()},
         )
 
 
@@ -515,14 +538,23 @@ def test_pipeline_trains_on_preset(tmp_path):
 
 def test_list_presets_names():
     names = list_presets()
-    for name in ["svhn-lt", "cifar10-lt", "cifar100-lt", "mnist-lt", "fashion-mnist-lt", "digits-lt", "imagefolder-lt", "celeba"]:
+    for name in [
+        "svhn-lt",
+        "cifar10-lt",
+        "cifar100-lt",
+        "mnist-lt",
+        "fashion-mnist-lt",
+        "digits-lt",
+        "imagefolder-lt",
+        "celeba",
+    ]:
         assert name in names
 
 
 def test_svhn_preset_crops_then_tails(tmp_path):
     write_svhn(tmp_path, "train", [12, 10, 11, 13, 10, 14, 12, 11, 10, 15])
     write_svhn(tmp_path, "test", [4, 3, 5, 4, 3, 6, 4, 3, 5, 4], seed=1)
-    data = load_preset("svhn-lt", root=tmp_path, rho=10, data_seed=0)
+    data = load_preset("svhn-lt", root=tmp_path, rho=10, data_seed=0, n_max=None, test_per_class=None)
     assert list(data.manifest["train"]["counts"].values()) == [10, 7, 5, 4, 3, 2, 2, 1, 1, 1]
     assert list(data.manifest["test"]["counts"].values()) == [3] * 10
     assert np.bincount(data.train.labels.numpy()).tolist() == [10, 7, 5, 4, 3, 2, 2, 1, 1, 1]
@@ -536,13 +568,21 @@ def test_svhn_preset_crops_then_tails(tmp_path):
 def test_svhn_preset_reproducible_from_seed(tmp_path):
     write_svhn(tmp_path, "train", [12] * 10)
     write_svhn(tmp_path, "test", [3] * 10, seed=1)
-    first = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=7)
-    second = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=7)
-    third = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=8)
+    small = {"n_max": None, "test_per_class": None}
+    first = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=7, **small)
+    second = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=7, **small)
+    third = load_preset("svhn-lt", root=tmp_path, rho=5, data_seed=8, **small)
     assert first.manifest == second.manifest
     assert torch.equal(first.train.images, second.train.images)
     assert first.manifest["train"]["indices_sha256"] != third.manifest["train"]["indices_sha256"]
     assert first.manifest["train"]["counts"] == third.manifest["train"]["counts"]
+
+
+def test_svhn_preset_reference_crop(tmp_path):
+    write_svhn(tmp_path, "train", [12] * 10)
+    write_svhn(tmp_path, "test", [3] * 10, seed=1)
+    with pytest.raises(ValueError, match=r"smallest class count 12, got 4656"):
+        load_preset("svhn-lt", root=tmp_path, rho=5)
 
 
 def test_cifar100_preset_counts(tmp_path):
@@ -750,7 +790,9 @@ def test_corrupt_mat_raises(tmp_path):
 
 
 def test_misshaped_mat_raises(tmp_path):
-    scipy.io.savemat(tmp_path / "train_32x32.mat", {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))})
+    scipy.io.savemat(
+        tmp_path / "train_32x32.mat", {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))}
+    )
     with pytest.raises(ValueError, match=r"train_32x32\.mat.*\(28, 28, 1, 2\)"):
         read_svhn(tmp_path)
 
@@ -764,7 +806,10 @@ def test_corrupt_pickle_raises(tmp_path):
 
 def test_misshaped_pickle_raises(tmp_path):
     write_cifar100(tmp_path)
-    write_pickle(tmp_path / "cifar-100-python" / "test", {b"data": np.zeros((2, 100), np.uint8), b"fine_labels": [0, 1]})
+    write_pickle(
+        tmp_path / "cifar-100-python" / "test",
+        {b"data": np.zeros((2, 100), np.uint8), b"fine_labels": [0, 1]},
+    )
     with pytest.raises(ValueError, match=r"test.*\(2, 100\)"):
         read_cifar100(tmp_path, "test")
 

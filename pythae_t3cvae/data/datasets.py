@@ -6,7 +6,7 @@ Every item is ``DatasetOutput(data=x, labels=y)`` with ``x`` a float32 tensor of
 ``pythae.data.datasets.collate_dataset_output``.
 
 The optional horizontal flip (p = 0.5, the only augmentation of the reference protocols) draws from
-torch's global random number generator. pythae's trainer seeds it from ``BaseTrainerConfig.seed``, so
+torch's global random number generator. pythae 0.1.2's trainer seeds it from ``BaseTrainerConfig.seed``, so
 flips follow the training seed, and DataLoader worker processes get their own seeds derived from it.
 """
 

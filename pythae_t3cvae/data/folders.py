@@ -50,7 +50,9 @@ def read_celeba_attributes(root: str) -> Tuple[List[str], List[str], List[List[s
     path = os.path.join(os.fspath(root), "list_attr_celeba.txt")
     lines = _read_lines(path)
     if len(lines) < 2:
-        raise ValueError(f"CelebA file {path} must start with a count line and a header line, found {len(lines)} lines")
+        raise ValueError(
+            f"CelebA file {path} must start with a count line and a header line, found {len(lines)} lines"
+        )
     try:
         n_images = int(lines[0].strip())
     except ValueError as error:
@@ -68,7 +70,9 @@ def read_celeba_attributes(root: str) -> Tuple[List[str], List[str], List[List[s
         file_names.append(fields[0])
         rows.append(fields[1:])
     if len(file_names) != n_images:
-        raise ValueError(f"CelebA file {path}: line 1 announces {n_images} images, but {len(file_names)} rows follow")
+        raise ValueError(
+            f"CelebA file {path}: line 1 announces {n_images} images, but {len(file_names)} rows follow"
+        )
     return file_names, attribute_names, rows
 
 
@@ -126,12 +130,17 @@ def read_celeba(
     positions, labels = [], []
     for position, (file_name, row) in enumerate(zip(file_names, rows)):
         if file_name not in partition:
-            raise ValueError(f"CelebA image {file_name} is listed in list_attr_celeba.txt but not in list_eval_partition.txt")
+            raise ValueError(
+                f"CelebA image {file_name} is listed in list_attr_celeba.txt "
+                "but not in list_eval_partition.txt"
+            )
         if partition[file_name] != split_code:
             continue
         value = row[column]
         if value not in ("1", "-1"):
-            raise ValueError(f"CelebA file list_attr_celeba.txt: {file_name} has {attribute}={value!r}, expected 1 or -1")
+            raise ValueError(
+                f"CelebA file list_attr_celeba.txt: {file_name} has {attribute}={value!r}, expected 1 or -1"
+            )
         positions.append(position)
         labels.append(1 if value == "1" else 0)
 
@@ -139,7 +148,9 @@ def read_celeba(
         raise ValueError(f"CelebA split {split!r} lists no images in {root}")
     paths = [os.path.join(image_folder, file_names[position]) for position in positions]
     class_names = (f"not_{attribute}", attribute)
-    return ImageFiles(paths, np.asarray(labels), class_names, "RGB", center_crop, size, lazy, np.asarray(positions))
+    return ImageFiles(
+        paths, np.asarray(labels), class_names, "RGB", center_crop, size, lazy, np.asarray(positions)
+    )
 
 
 # Image folders ----------------------------------------------------------------------------------------
@@ -172,12 +183,16 @@ def read_image_folder(
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder not found: {root} (expected {root}/<class name>/*.png|jpg|jpeg)")
+        raise FileNotFoundError(
+            f"image folder not found: {root} (expected {root}/<class name>/*.png|jpg|jpeg)"
+        )
     class_names = sorted(
         entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith(".")
     )
     if not class_names:
-        raise ValueError(f"image folder {root} has no class folders; expected {root}/<class name>/*.png|jpg|jpeg")
+        raise ValueError(
+            f"image folder {root} has no class folders; expected {root}/<class name>/*.png|jpg|jpeg"
+        )
     if expected_classes is not None and sorted(expected_classes) != class_names:
         raise ValueError(
             f"image folder {root} has class folders {class_names}, expected {sorted(expected_classes)}"

@@ -207,8 +207,10 @@ def split_per_class(labels, n_per_class: int, data_seed: int) -> Tuple[np.ndarra
     data_seed = _check_seed(data_seed)
     present = sorted(int(c) for c in np.unique(labels))
     smallest = min((int(np.count_nonzero(labels == c)) for c in present), default=0)
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) or not (
-        1 <= n_per_class < smallest
+    if (
+        isinstance(n_per_class, bool)
+        or not isinstance(n_per_class, (int, np.integer))
+        or not (1 <= n_per_class < smallest)
     ):
         raise ValueError(
             f"n_per_class must be an integer between 1 and {smallest - 1} (the smallest class has "

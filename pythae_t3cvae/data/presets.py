@@ -2,15 +2,15 @@
 
 Every ``*-lt`` preset keeps n_k = floor(n_max * rho^(-k/(K-1))) training images of class k (see
 ``longtail``), with ``rho`` = n_max / n_min (not LDAM's inverse ``imb_factor``) and ``n_max`` the smallest
-training class count unless given. Test sets are balanced: each class is cropped to the smallest test
-class count. Both selections depend only on ``data_seed``.
+training class count unless given (svhn-lt: 4,656). Test sets are balanced: each class is cropped to the
+smallest test class count (svhn-lt: 1,595). Both selections depend only on ``data_seed``.
 
 Where each preset expects its files (``root`` is the folder that contains them):
 
 ==================  ==========================================================================================
 preset              files under ``root``
 ==================  ==========================================================================================
-svhn-lt             ``train_32x32.mat``, ``test_32x32.mat`` (official: smallest classes 4,656 train, 1,595 test)
+svhn-lt             ``train_32x32.mat``, ``test_32x32.mat``; classes cropped to 4,656 train and 1,595 test images
 cifar10-lt          ``cifar-10-batches-py/`` (or its contents), or an image tree ``train/<class>/``,
                     ``test/<class>/`` with the 10 CIFAR-10 class names (option ``layout``)
 cifar100-lt         ``cifar-100-python/`` (or its contents): 500 train and 100 test images per class
@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_RHO = 100.0
 FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 DIGITS_TEST_PER_CLASS = 30
+# Per-class crop sizes of the reference SVHN-LT protocol (train before the long tail, and test).
+SVHN_TRAIN_PER_CLASS = 4656
+SVHN_TEST_PER_CLASS = 1595
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
@@ -100,7 +103,8 @@ def _longtail_data(
     """Cut the long tail from ``train``, balance ``test`` and wrap both with one manifest."""
     if tuple(train.class_names) != tuple(test.class_names):
         raise ValueError(
-            f"preset {name!r}: train classes {list(train.class_names)} differ from test classes {list(test.class_names)}"
+            f"preset {name!r}: train classes {list(train.class_names)} differ from "
+            f"test classes {list(test.class_names)}"
         )
     _check_all_classes(train, "train", name)
     _check_all_classes(test, "test", name)
@@ -108,10 +112,19 @@ def _longtail_data(
     order = _resolve_class_order(class_order, train.class_names)
     train_indices, counts = longtail_indices(train.labels, rho, data_seed, order, n_max)
     test_indices = balanced_indices(test.labels, data_seed, test_per_class)
-    return _wrap(name, train.subset(train_indices), test.subset(test_indices), rho, data_seed, list(counts), flip, options)
+    return _assemble_data(
+        name,
+        train.subset(train_indices),
+        test.subset(test_indices),
+        rho,
+        data_seed,
+        list(counts),
+        flip,
+        options,
+    )
 
 
-def _wrap(name, train, test, rho, data_seed, class_order, flip, options) -> LongTailData:
+def _assemble_data(name, train, test, rho, data_seed, class_order, flip, options) -> LongTailData:
     manifest = build_manifest(
         dataset=name,
         rho=rho,
@@ -126,8 +139,12 @@ def _wrap(name, train, test, rho, data_seed, class_order, flip, options) -> Long
     )
     train_dataset = train.to_dataset(flip=flip, manifest=manifest)
     test_dataset = test.to_dataset(flip=False, manifest=manifest)
-    logger.info("%s: train counts %s, test counts %s", name, manifest["train"]["counts"], manifest["test"]["counts"])
-    return LongTailData(train_dataset, test_dataset, list(train.class_names), train_dataset.input_dim, manifest)
+    logger.info(
+        "%s: train counts %s, test counts %s", name, manifest["train"]["counts"], manifest["test"]["counts"]
+    )
+    return LongTailData(
+        train_dataset, test_dataset, list(train.class_names), train_dataset.input_dim, manifest
+    )
 
 
 def _split_then_longtail(name, source, rho, data_seed, flip, test_per_class, n_max, class_order, options):
@@ -137,22 +154,42 @@ def _split_then_longtail(name, source, rho, data_seed, flip, test_per_class, n_m
     test_positions, pool_positions = split_per_class(source.labels, test_per_class, data_seed)
     options = {**options, "test_per_class": test_per_class}
     return _longtail_data(
-        name, source.subset(pool_positions), source.subset(test_positions), rho, data_seed, flip, n_max,
-        None, class_order, options,
+        name,
+        source.subset(pool_positions),
+        source.subset(test_positions),
+        rho,
+        data_seed,
+        flip,
+        n_max,
+        None,
+        class_order,
+        options,
     )
 
 
 # Builders: one per preset, each (root, rho, data_seed, flip, **options) -> LongTailData -----------------
 
 
-def _build_svhn(root, rho, data_seed, flip, n_max=None, test_per_class=None, class_order=None):
+def _build_svhn(
+    root,
+    rho,
+    data_seed,
+    flip,
+    n_max=SVHN_TRAIN_PER_CLASS,
+    test_per_class=SVHN_TEST_PER_CLASS,
+    class_order=None,
+):
+    # NOTE: the defaults are the reference protocol's crop sizes, not counts checked against the official
+    # files here. Pass n_max=None / test_per_class=None to crop to the files' smallest class instead.
     train, test = read_svhn(root, "train"), read_svhn(root, "test")
     return _longtail_data("svhn-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order)
 
 
 def _build_cifar100(root, rho, data_seed, flip, n_max=None, test_per_class=None, class_order=None):
     train, test = read_cifar100(root, "train"), read_cifar100(root, "test")
-    return _longtail_data("cifar100-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order)
+    return _longtail_data(
+        "cifar100-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order
+    )
 
 
 def _detect_cifar10_layout(root: str) -> str:
@@ -176,12 +213,18 @@ def _build_cifar10(
     if layout == "pickle":
         train, test = read_cifar10(root, "train"), read_cifar10(root, "test")
     elif layout == "imagefolder":
-        train = read_image_folder(os.path.join(root, "train"), "RGB", lazy=lazy, expected_classes=CIFAR10_CLASSES)
-        test = read_image_folder(os.path.join(root, "test"), "RGB", lazy=lazy, expected_classes=CIFAR10_CLASSES)
+        train = read_image_folder(
+            os.path.join(root, "train"), "RGB", lazy=lazy, expected_classes=CIFAR10_CLASSES
+        )
+        test = read_image_folder(
+            os.path.join(root, "test"), "RGB", lazy=lazy, expected_classes=CIFAR10_CLASSES
+        )
     else:
         raise ValueError(f"layout must be 'pickle', 'imagefolder' or None (detect), got {layout!r}")
     options = {"layout": layout}
-    return _longtail_data("cifar10-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order, options)
+    return _longtail_data(
+        "cifar10-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order, options
+    )
 
 
 def _build_mnist(root, rho, data_seed, flip, n_max=None, test_per_class=None, class_order=None):
@@ -191,10 +234,14 @@ def _build_mnist(root, rho, data_seed, flip, n_max=None, test_per_class=None, cl
 
 def _build_fashion_mnist(root, rho, data_seed, flip, n_max=None, test_per_class=None, class_order=None):
     train, test = read_fashion_mnist(root, "train"), read_fashion_mnist(root, "test")
-    return _longtail_data("fashion-mnist-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order)
+    return _longtail_data(
+        "fashion-mnist-lt", train, test, rho, data_seed, flip, n_max, test_per_class, class_order
+    )
 
 
-def _build_digits(root, rho, data_seed, flip, test_per_class=DIGITS_TEST_PER_CLASS, n_max=None, class_order=None):
+def _build_digits(
+    root, rho, data_seed, flip, test_per_class=DIGITS_TEST_PER_CLASS, n_max=None, class_order=None
+):
     # sklearn's digits have no official test split: test_per_class images of every class are drawn with
     # data_seed as the balanced test set, and the long tail is cut from the remaining pool.
     return _split_then_longtail(
@@ -203,8 +250,17 @@ def _build_digits(root, rho, data_seed, flip, test_per_class=DIGITS_TEST_PER_CLA
 
 
 def _build_image_folder(
-    root, rho, data_seed, flip, mode=None, center_crop=None, size=None, lazy=False,
-    test_per_class=None, n_max=None, class_order=None,
+    root,
+    rho,
+    data_seed,
+    flip,
+    mode=None,
+    center_crop=None,
+    size=None,
+    lazy=False,
+    test_per_class=None,
+    n_max=None,
+    class_order=None,
 ):
     train_root, test_root = os.path.join(root, "train"), os.path.join(root, "test")
     image_options = {"center_crop": center_crop, "size": size, "lazy": lazy}
@@ -218,19 +274,37 @@ def _build_image_folder(
 
     source = read_image_folder(root, mode, **image_options)
     return _split_then_longtail(
-        "imagefolder-lt", source, rho, data_seed, flip, test_per_class, n_max, class_order, {"layout": "single"}
+        "imagefolder-lt",
+        source,
+        rho,
+        data_seed,
+        flip,
+        test_per_class,
+        n_max,
+        class_order,
+        {"layout": "single"},
     )
 
 
 def _build_celeba(
-    root, rho, data_seed, flip, attribute=None, test_per_class=None, lazy=True,
-    center_crop=CELEBA_CROP, size=CELEBA_SIZE,
+    root,
+    rho,
+    data_seed,
+    flip,
+    attribute=None,
+    test_per_class=None,
+    lazy=True,
+    center_crop=CELEBA_CROP,
+    size=CELEBA_SIZE,
 ):
     if attribute is None:
-        raise ValueError("preset 'celeba' needs attribute=<name>, for example 'Mustache', or use 'celeba-mustache'")
+        raise ValueError(
+            "preset 'celeba' needs attribute=<name>, for example 'Mustache', or use 'celeba-mustache'"
+        )
     if rho is not None:
         raise ValueError(
-            f"preset 'celeba' keeps the natural imbalance of the official train split, so rho must be None, got rho={rho}"
+            "preset 'celeba' keeps the natural imbalance of the official train split, "
+            f"so rho must be None, got rho={rho}"
         )
     train = read_celeba(root, attribute, "train", center_crop, size, lazy)
     test = read_celeba(root, attribute, "test", center_crop, size, lazy)
@@ -242,7 +316,9 @@ def _build_celeba(
     class_order = [int(c) for c in np.argsort(-counts, kind="stable")]
     test_indices = balanced_indices(test.labels, data_seed, test_per_class)
     options = {"attribute": train.class_names[1]}
-    return _wrap("celeba", train, test.subset(test_indices), natural_rho, data_seed, class_order, flip, options)
+    return _assemble_data(
+        "celeba", train, test.subset(test_indices), natural_rho, data_seed, class_order, flip, options
+    )
 
 
 @dataclass(frozen=True)
@@ -295,7 +371,9 @@ def _resolve_preset(name: str, options: dict) -> Tuple[str, dict]:
     if prefix in _PARAMETRISED_PRESETS and value:
         option = _PARAMETRISED_PRESETS[prefix]
         if options.get(option) not in (None, value):
-            raise ValueError(f"preset {name!r} sets {option}={value!r}, which conflicts with {option}={options[option]!r}")
+            raise ValueError(
+                f"preset {name!r} sets {option}={value!r}, which conflicts with {option}={options[option]!r}"
+            )
         return prefix, {**options, option: value}
     raise ValueError(
         f"unknown preset {name!r}; allowed: {list_presets()} or "
@@ -347,7 +425,9 @@ def load_preset(
             raise ValueError(f"preset {name!r} needs root=<folder holding {preset.expected_files}>")
         root = os.fspath(root)
         if not os.path.isdir(root):
-            raise FileNotFoundError(f"data folder not found: {root} (preset {name!r} expects {preset.expected_files})")
+            raise FileNotFoundError(
+                f"data folder not found: {root} (preset {name!r} expects {preset.expected_files})"
+            )
     elif root is not None:
         raise ValueError(f"preset {name!r} reads no files, so root must be None, got {root!r}")
 

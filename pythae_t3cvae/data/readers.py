@@ -33,7 +33,16 @@ SVHN_CLASSES = tuple(str(digit) for digit in range(10))
 MNIST_CLASSES = SVHN_CLASSES
 DIGITS_CLASSES = SVHN_CLASSES
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 # Element type codes of the IDX format (third byte of the magic number); multi-byte values are big-endian.
@@ -70,7 +79,7 @@ def read_svhn(root: str, split: str = "train") -> ImageArrays:
     """
     _check_split(split, ("train", "test", "extra"))
     path = _require_file(os.path.join(os.fspath(root), f"{split}_32x32.mat"), SVHN_URL)
-    # Arbitrary bytes make loadmat fail in several ways (IndexError among them), all meaning 'not a .mat file'.
+    # Arbitrary bytes make loadmat fail in several ways (IndexError among them): all mean "not a .mat file".
     try:
         content = scipy.io.loadmat(path)
     except (MatReadError, ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError) as error:
@@ -87,7 +96,9 @@ def read_svhn(root: str, split: str = "train") -> ImageArrays:
         )
     labels = labels.reshape(-1).astype(np.int64)
     if labels.size != images.shape[3]:
-        raise ValueError(f"SVHN file {path}: X contains {images.shape[3]} images but y contains {labels.size} labels")
+        raise ValueError(
+            f"SVHN file {path}: X contains {images.shape[3]} images but y contains {labels.size} labels"
+        )
     if labels.size and (labels.min() < 1 or labels.max() > 10):
         raise ValueError(
             f"SVHN file {path}: labels must lie in 1 .. 10, found {labels.min()} .. {labels.max()}"
@@ -120,7 +131,14 @@ def _load_pickle(path: str) -> dict:
         with open(path, "rb") as handle:
             content = pickle.load(handle, encoding="bytes")
     except (
-        pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError, KeyError
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
     ) as error:
         raise ValueError(f"cannot read CIFAR file {path} as a Python pickle: {error}") from error
     if not isinstance(content, dict):
@@ -143,17 +161,22 @@ def _cifar_batch(path: str, label_key: str):
     labels = np.asarray(_entry(content, label_key, path))
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.dtype != np.uint8:
         raise ValueError(
-            f"CIFAR file {path}: 'data' must be uint8 of shape (N, 3072), found {data.dtype} of shape {data.shape}"
+            f"CIFAR file {path}: 'data' must be uint8 of shape (N, 3072), "
+            f"found {data.dtype} of shape {data.shape}"
         )
     if labels.shape != (data.shape[0],):
         raise ValueError(
-            f"CIFAR file {path}: '{label_key}' must contain {data.shape[0]} labels, found shape {labels.shape}"
+            f"CIFAR file {path}: '{label_key}' must contain {data.shape[0]} labels, "
+            f"found shape {labels.shape}"
         )
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def _cifar_names(path: str, key: str, n_classes: int) -> List[str]:
-    names = [name.decode() if isinstance(name, bytes) else str(name) for name in _entry(_load_pickle(path), key, path)]
+    names = [
+        name.decode() if isinstance(name, bytes) else str(name)
+        for name in _entry(_load_pickle(path), key, path)
+    ]
     if len(names) != n_classes:
         raise ValueError(f"CIFAR file {path}: '{key}' must list {n_classes} names, found {len(names)}")
     return names
@@ -185,7 +208,7 @@ def read_cifar10(root: str, split: str = "train") -> ImageArrays:
 
 
 def read_cifar100(root: str, split: str = "train") -> ImageArrays:
-    """Read CIFAR-100 fine labels from the unpacked ``cifar-100-python/`` folder (``root`` is it or its parent).
+    """Read CIFAR-100 with fine labels from ``cifar-100-python/`` (``root`` is that folder or its parent).
 
     Files ``train`` and ``test`` hold the images, ``meta`` the 100 fine class names.
     """
@@ -262,7 +285,8 @@ def read_mnist(
     images, labels = read_idx(image_path), read_idx(label_path)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(
-            f"IDX file {image_path}: images must be uint8 of shape (N, H, W), found {images.dtype} of shape {images.shape}"
+            f"IDX file {image_path}: images must be uint8 of shape (N, H, W), "
+            f"found {images.dtype} of shape {images.shape}"
         )
     if labels.shape != (images.shape[0],):
         raise ValueError(
@@ -293,4 +317,3 @@ def read_digits() -> ImageArrays:
     digits = load_digits()
     images = np.rint(digits.images).astype(np.uint8)[:, None, :, :]
     return ImageArrays(images, digits.target.astype(np.int64), DIGITS_CLASSES, max_value=16)
-

@@ -46,7 +46,11 @@ class ImageArrays:
         """Return the images at ``indices`` (positions into this split, not into the source)."""
         indices = np.asarray(indices, dtype=np.int64)
         return ImageArrays(
-            self.images[indices], self.labels[indices], self.class_names, self.max_value, self.positions[indices]
+            self.images[indices],
+            self.labels[indices],
+            self.class_names,
+            self.max_value,
+            self.positions[indices],
         )
 
     def to_dataset(self, flip: bool = False, manifest: Optional[dict] = None) -> InMemoryImageDataset:
@@ -105,7 +109,14 @@ class ImageFiles:
         """Build a ``LazyImageDataset`` (``lazy=True``) or decode into an ``InMemoryImageDataset``."""
         if self.lazy:
             return LazyImageDataset(
-                self.paths, self.labels, self.class_names, self.mode, self.center_crop, self.size, flip, manifest
+                self.paths,
+                self.labels,
+                self.class_names,
+                self.mode,
+                self.center_crop,
+                self.size,
+                flip,
+                manifest,
             )
         images = decode_images(self.paths, self.mode, self.center_crop, self.size)
         return InMemoryImageDataset(images, self.labels, self.class_names, flip, 255, manifest)
