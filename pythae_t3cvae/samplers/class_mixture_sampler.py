@@ -11,7 +11,7 @@ import torch
 from ..models import CVAE, T3CVAE
 from ..models.distributions import sample_multivariate_t
 from ..models.labels import parse_labels
-from .base import LatentSampler
+from .base import LatentSampler, as_integer
 from .configs import ClassMixtureSamplerConfig, check_weights
 
 
@@ -50,10 +50,12 @@ class ClassMixtureSampler(LatentSampler):
             raise ValueError("pass either class_id or labels, not both")
 
         if class_id is not None:
-            if isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < self.n_classes:
+            index = as_integer(class_id)
+            if index is None or not 0 <= index < self.n_classes:
                 raise ValueError(
                     f"class_id must be an integer in [0, {self.n_classes}), got class_id={class_id!r}"
                 )
+            class_id = index
             return torch.full((num_samples,), class_id, dtype=torch.long, device=self.device)
 
         if labels is not None:
