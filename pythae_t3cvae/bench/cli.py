@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--tau", type=_number(float, 0.0, low_inclusive=False), nargs="+",
                             default=defaults.taus, dest="taus",
                             help="sampling-scale multipliers swept without retraining (1 = each model's default tau)")
+    evaluation.add_argument("--sweep-fid", action="store_true",
+                            help="also compute FID at every --tau value (costly on CPU), for the FID-against-tau curve")
     evaluation.add_argument("--classifier-epochs", type=_number(int, 1), default=defaults.classifier_epochs,
                             help="epochs of the feature classifier trained on balanced data")
     evaluation.add_argument("--k", type=_number(int, 1), default=defaults.k,

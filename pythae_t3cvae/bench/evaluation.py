@@ -8,6 +8,7 @@ predicts, which is also what class coverage summarises.
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -85,6 +86,22 @@ def generate(model, sampling: str, labels: Optional[torch.Tensor], num_samples: 
         raise ValueError(f"sampling must be 'mixture', 't3' or 'gaussian', got {sampling!r}")
 
 
+def _score_missing_classes(scores: dict, k: int) -> None:
+    """Give recall 0 and F1 0 to classes with fewer than k + 1 generated samples.
+
+    A model that (almost) never generates a class covers none of its real images, so its recall
+    there is 0; leaving NaN would drop the class from the means and reward the bias towards
+    frequent classes that this comparison measures. Precision stays NaN (undefined).
+    """
+    for label, n_generated in enumerate(scores["n_generated"]):
+        if n_generated < k + 1 and scores["n_real"][label] >= k + 1:
+            scores["recall"][label] = 0.0
+            scores["f1"][label] = 0.0
+    for name in ("precision", "recall", "f1"):
+        values = [value for value in scores[name] if not math.isnan(value)]
+        scores[f"mean_{name}"] = sum(values) / len(values) if values else math.nan
+
+
 def evaluate_model(model, sampling: str, context: EvalContext, samples_per_class: int, seed: int,
                    tau_factor: float = 1.0, with_fid: bool = True) -> dict:
     """Return per-class precision/recall/F1, tail F1, class coverage and (optionally) FID of a model."""
@@ -100,10 +117,14 @@ def evaluate_model(model, sampling: str, context: EvalContext, samples_per_class
     features = classifier_features(context.classifier, images)
     assigned = labels if labels is not None else predicted
 
-    scores = per_class_prf(
-        context.test_features, context.test_labels, features, assigned.to(features.device),
-        k=context.k, n_classes=n_classes,
-    )
+    with warnings.catch_warnings():
+        # Classes an unconditional model never generates are handled just below.
+        warnings.filterwarnings("ignore", message=r"class \d+ has \d+ real and \d+ generated samples")
+        scores = per_class_prf(
+            context.test_features, context.test_labels, features, assigned.to(features.device),
+            k=context.k, n_classes=n_classes,
+        )
+    _score_missing_classes(scores, context.k)
     tail_f1 = [scores["f1"][c] for c in context.tail_classes if not math.isnan(scores["f1"][c])]
     result = {
         "precision": scores["precision"],

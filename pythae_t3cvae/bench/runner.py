@@ -54,9 +54,10 @@ class BenchConfig:
     samples_per_class: int = 100
     fid_samples: int = 0
     fid_weights: Optional[str] = None
+    sweep_fid: bool = False
     taus: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     classifier_epochs: int = 10
-    checkpoint_every: int = 1
+    checkpoint_every: int = 5
     plots: bool = True
     output_dir: str = "t3cvae-bench"
     k: int = 3
@@ -117,8 +118,10 @@ def run_experiment(config: BenchConfig) -> dict:
     )
     context.fid = _fid_metric(config)
     if context.fid is not None:
+        # The real side uses at most fid_samples test images too (a seeded subset), so both sides match.
         context.fid_samples = config.fid_samples
-        context.fid.update(test_images, real=True)
+        keep = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(config.data_seed))
+        context.fid.update(test_images[keep[: config.fid_samples]], real=True)
 
     grid = select_models(config.models or MODEL_NAMES)
     runs = []
@@ -168,7 +171,8 @@ def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
             {"tau_factor": factor, **(
                 _sweep_summary(metrics) if factor == 1.0
                 else _sweep_summary(evaluate_model(
-                    model, grid_model.sampling, context, config.samples_per_class, config.seed, tau_factor=factor
+                    model, grid_model.sampling, context, config.samples_per_class, config.seed,
+                    tau_factor=factor, with_fid=config.sweep_fid,
                 )[0])
             )}
             for factor in config.taus
@@ -187,6 +191,7 @@ def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
 
     if config.plots:
         plot_prf_radars(per_class, os.path.join(rho_dir, "radar.png"), class_names=class_names)
+        # FID against tau when the sweep computed FID (--sweep-fid), else mean per-class F1 against tau.
         key = "fid" if all("fid" in point for sweep in sweeps.values() for point in sweep) else "mean_f1"
         plot_metric_curve(
             config.taus, {name: [point.get(key, math.nan) for point in sweep] for name, sweep in sweeps.items()},
