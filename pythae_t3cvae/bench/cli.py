@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="also compute FID at every --tau value (costly on CPU), for the FID-against-tau curve")
     evaluation.add_argument("--classifier-epochs", type=_number(int, 1), default=defaults.classifier_epochs,
                             help="epochs of the feature classifier trained on balanced data")
+    evaluation.add_argument("--classifier-per-class", type=_number(int, 1), default=defaults.classifier_per_class,
+                            help="balanced training images per class for the feature classifier")
     evaluation.add_argument("--k", type=_number(int, 1), default=defaults.k,
                             help="k of the k-nearest-neighbour balls of precision/recall")
     evaluation.add_argument("--no-plots", action="store_false", dest="plots", help="skip the PNG figures")

@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence
 
 import torch
+from torch.utils.data import Subset
 
-from ..data import load_preset
+from ..data import balanced_indices, load_preset
 from ..metrics import FIDMetric, classifier_accuracy, classifier_features, load_classifier, save_classifier
 from ..metrics import plot_metric_curve, plot_prf_radars, plot_sample_grid, train_classifier
 from ..networks import network_for_input
@@ -57,6 +58,7 @@ class BenchConfig:
     sweep_fid: bool = False
     taus: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
     classifier_epochs: int = 10
+    classifier_per_class: int = 1000
     checkpoint_every: int = 5
     plots: bool = True
     output_dir: str = "t3cvae-bench"
@@ -74,15 +76,19 @@ def _classifier(config: BenchConfig, balanced, n_classes: int):
     path = os.path.join(config.output_dir, "classifier.pt")
     if os.path.isfile(path):
         return load_classifier(path, device=config.device)
-    logger.info("training the feature classifier on %d balanced training images", len(balanced.train))
+    # A seeded class-balanced subset keeps the classifier to minutes on a CPU for large datasets.
+    labels = torch.as_tensor(balanced.train.labels)
+    per_class = min(config.classifier_per_class, int(torch.bincount(labels).min()))
+    subset = Subset(balanced.train, balanced_indices(labels.numpy(), config.data_seed, per_class).tolist())
+    logger.info("training the feature classifier on %d balanced training images", len(subset))
     classifier = train_classifier(
-        balanced.train, n_classes=n_classes, epochs=config.classifier_epochs, seed=config.seed, device=config.device
+        subset, n_classes=n_classes, epochs=config.classifier_epochs, seed=config.seed, device=config.device
     )
     accuracy = classifier_accuracy(classifier, balanced.test)
     logger.info("feature classifier test accuracy: %.3f", accuracy)
     save_classifier(classifier, path)
     with open(os.path.join(config.output_dir, "classifier.json"), "w") as f:
-        json.dump({"test_accuracy": accuracy, "train_images": len(balanced.train), "epochs": config.classifier_epochs}, f)
+        json.dump({"test_accuracy": accuracy, "train_images": len(subset), "epochs": config.classifier_epochs}, f)
     return classifier
 
 
