@@ -30,7 +30,7 @@ setup(
     entry_points={
         "console_scripts": [
             "t3cvae-bench=pythae_t3cvae.bench.cli:main",
-            "t3cvae-evaluate=pythae_t3cvae.metrics.evaluate:main",
+            "t3cvae-evaluate=pythae_t3cvae.bench.evaluate:main",
         ]
     },
 )

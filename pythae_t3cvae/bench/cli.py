@@ -42,6 +42,10 @@ def _number(kind, low=None, low_inclusive=True, high=None):
     return parse
 
 
+def _rho(text):
+    return None if text == "natural" else _number(float, 1.0)(text)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -62,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--preset", default=defaults.preset,
                       help="dataset preset (see pythae_t3cvae.data.list_presets(); celeba-<attribute> too)")
     data.add_argument("--root", default=None, help="folder holding the preset's files (not needed for digits-lt)")
-    data.add_argument("--rho", type=_number(float, 1.0), nargs="+", default=defaults.rhos, dest="rhos",
-                      help="imbalance ratios n_max / n_min (>= 1; 1 is balanced); one table column each")
+    data.add_argument("--rho", type=_rho, nargs="+", default=defaults.rhos, dest="rhos",
+                      help="imbalance ratios n_max / n_min (>= 1; 1 is balanced; 'natural' keeps the "
+                           "dataset's own imbalance, as celeba needs); one table column each")
     data.add_argument("--data-seed", type=_number(int, 0), default=defaults.data_seed,
                       help="seed of which images are kept (separate from --seed)")
 

@@ -17,8 +17,9 @@ TABLE_METRICS = (
 )
 
 
-def _format_rho(rho: float) -> str:
-    return f"rho={rho:g}"
+def format_rho(rho) -> str:
+    """``100``, ``1.5``, or ``natural`` for a dataset kept at its own imbalance (rho None)."""
+    return "natural" if rho is None else f"{rho:g}"
 
 
 def flatten(run: dict) -> dict:
@@ -37,17 +38,17 @@ def flatten(run: dict) -> dict:
 
 def markdown_tables(runs: Sequence[dict], model_names: Sequence[str], rhos: Sequence[float]) -> str:
     """Tables laid out like the reference study: one row per model, one column per rho."""
-    rows = {(run["model"], float(run["rho"])): flatten(run) for run in runs}
+    rows = {(run["model"], format_rho(run["rho"])): flatten(run) for run in runs}
     sections = []
     for key, title, fmt in TABLE_METRICS:
         if not any(key in row for row in rows.values()):
             continue
-        lines = [f"### {title}", "", "| model | " + " | ".join(_format_rho(r) for r in rhos) + " |"]
+        lines = [f"### {title}", "", "| model | " + " | ".join(f"rho={format_rho(r)}" for r in rhos) + " |"]
         lines.append("| --- |" + " --- |" * len(rhos))
         for name in model_names:
             cells = []
             for rho in rhos:
-                value = rows.get((name, float(rho)), {}).get(key)
+                value = rows.get((name, format_rho(rho)), {}).get(key)
                 cells.append("-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value))
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         sections.append("\n".join(lines))

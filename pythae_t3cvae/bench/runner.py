@@ -28,7 +28,7 @@ from ..metrics import plot_metric_curve, plot_prf_radars, plot_sample_grid, trai
 from ..networks import network_for_input
 from .evaluation import EvalContext, evaluate_model, stack_dataset, tail_classes
 from .grid import MODEL_NAMES, GridSettings, select_models
-from .report import write_results
+from .report import format_rho, write_results
 from .training import train_run
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class BenchConfig:
 
     preset: str = "digits-lt"
     root: Optional[str] = None
-    rhos: List[float] = field(default_factory=lambda: [10.0])
+    rhos: List[Optional[float]] = field(default_factory=lambda: [10.0])
     models: List[str] = field(default_factory=list)  # empty: the whole grid
     epochs: int = 30
     batch_size: int = 64
@@ -103,13 +103,20 @@ def _fid_metric(config: BenchConfig):
         return None
 
 
-def run_experiment(config: BenchConfig) -> dict:
-    """Run the whole comparison and write its results; return the paths written."""
-    os.makedirs(config.output_dir, exist_ok=True)
-    load = dict(name=config.preset, root=config.root, data_seed=config.data_seed)
+def _balanced_rho(preset: str):
+    # CelebA keeps its natural imbalance (rho None); the classifier subset below balances it.
+    return None if preset.startswith("celeba") else 1.0
 
-    # 1. Data and the feature classifier (balanced training data: rho = 1).
-    balanced = load_preset(**load, rho=1.0, flip=False)
+
+def prepare_context(config: BenchConfig):
+    """Load the balanced data, train (or load) the feature classifier and set up FID.
+
+    Returns the balanced ``LongTailData`` and the ``EvalContext`` every model is compared against.
+    """
+    os.makedirs(config.output_dir, exist_ok=True)
+    balanced = load_preset(
+        config.preset, root=config.root, rho=_balanced_rho(config.preset), data_seed=config.data_seed, flip=False
+    )
     n_classes = len(balanced.class_names)
     classifier = _classifier(config, balanced, n_classes)
     test_images, test_labels = stack_dataset(balanced.test)
@@ -128,6 +135,16 @@ def run_experiment(config: BenchConfig) -> dict:
         context.fid_samples = config.fid_samples
         keep = torch.randperm(len(test_images), generator=torch.Generator().manual_seed(config.data_seed))
         context.fid.update(test_images[keep[: config.fid_samples]], real=True)
+    return balanced, context
+
+
+def run_experiment(config: BenchConfig) -> dict:
+    """Run the whole comparison and write its results; return the paths written."""
+    load = dict(name=config.preset, root=config.root, data_seed=config.data_seed)
+
+    # 1. Data, the feature classifier (balanced training data) and the FID reference.
+    balanced, context = prepare_context(config)
+    n_classes = context.n_classes
 
     grid = select_models(config.models or MODEL_NAMES)
     runs = []
@@ -141,14 +158,14 @@ def run_experiment(config: BenchConfig) -> dict:
 
 
 def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
-    rho_dir = os.path.join(config.output_dir, f"rho_{rho:g}")
+    rho_dir = os.path.join(config.output_dir, f"rho_{format_rho(rho)}")
     data = load_preset(**load, rho=rho, flip=True)
     os.makedirs(rho_dir, exist_ok=True)
     data.write_manifest(os.path.join(rho_dir, "manifest.json"))
 
     train_counts = torch.bincount(torch.as_tensor(data.train.labels), minlength=n_classes).tolist()
     context.tail_classes = tail_classes(data.manifest["class_order"])
-    logger.info("rho=%g: %d training images, class counts %s", rho, len(data.train), train_counts)
+    logger.info("rho=%s: %d training images, class counts %s", format_rho(rho), len(data.train), train_counts)
 
     network = network_for_input(data.input_dim)
     if network is None:
@@ -161,7 +178,7 @@ def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
 
     runs, per_class, sweeps = [], {}, {}
     for grid_model in grid:
-        run_name = f"{grid_model.name} rho={rho:g}"
+        run_name = f"{grid_model.name} rho={format_rho(rho)}"
         model, status = train_run(
             lambda: grid_model.build(settings), data.train, os.path.join(rho_dir, "runs", grid_model.name),
             config.epochs, config.batch_size, config.learning_rate, config.seed, config.device,
@@ -202,7 +219,7 @@ def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
         plot_metric_curve(
             config.taus, {name: [point.get(key, math.nan) for point in sweep] for name, sweep in sweeps.items()},
             os.path.join(rho_dir, "tau_curve.png"), xlabel="tau / default tau", ylabel=key,
-            title=f"{config.preset}, rho={rho:g}",
+            title=f"{config.preset}, rho={format_rho(rho)}",
         )
     return runs
 
