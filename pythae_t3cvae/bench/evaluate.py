@@ -27,7 +27,7 @@ from .training import load_model
 
 
 def sampling_kind(model) -> str:
-    """How to generate from a model: class mixture, t3 alternative prior, or N(0, I)."""
+    """Return how to generate from a model: "mixture", "t3" (alternative prior) or "gaussian" (N(0, I))."""
     if isinstance(model, CVAE):  # T3CVAE included
         return "mixture"
     if isinstance(model, T3VAE):

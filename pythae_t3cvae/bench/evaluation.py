@@ -27,7 +27,7 @@ TAIL_FRACTION = 0.3
 
 @dataclass
 class EvalContext:
-    """What every model of one (dataset, rho) is compared against."""
+    """Reference data and networks that every model of one experiment is compared against."""
 
     test_images: torch.Tensor  # (N, C, H, W) in [0, 1]
     test_labels: torch.Tensor  # (N,)
@@ -56,7 +56,7 @@ def _collate(items):
 
 
 def tail_classes(class_order: Sequence[int], fraction: float = TAIL_FRACTION) -> list:
-    """The rarest ceil(fraction * K) classes, given the head-first class order of the long tail."""
+    """Return the rarest ceil(fraction * K) classes, given the head-first class order of the long tail."""
     n_tail = max(1, math.ceil(fraction * len(class_order)))
     return sorted(int(c) for c in class_order[-n_tail:])
 

@@ -23,7 +23,7 @@ def format_rho(rho) -> str:
 
 
 def flatten(run: dict) -> dict:
-    """One CSV row of a run: its settings and scalar metrics."""
+    """Return the CSV row of a run: its settings and scalar metrics."""
     metrics = run.get("metrics", {})
     row = {"model": run["model"], "rho": run["rho"], "status": run.get("status", "")}
     for key, value in metrics.items():

@@ -225,7 +225,7 @@ def _run_rho(config, load, rho, grid, context, n_classes, class_names) -> list:
 
 
 def _sweep_summary(metrics: dict) -> dict:
-    """The numbers of one point of the tau sweep."""
+    """Return the numbers kept for one point of the tau sweep."""
     point = {"mean_f1": metrics["mean_f1"], "tail_f1": metrics["tail_f1"]}
     if "fid" in metrics:
         point["fid"] = metrics["fid"]

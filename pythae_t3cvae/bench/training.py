@@ -1,6 +1,6 @@
 """Resumable training of one grid model with pythae's trainer.
 
-A run folder holds pythae's training folders (``<Model>_training_<time>/checkpoint_epoch_<k>/``) and,
+A run folder contains pythae's training folders (``<Model>_training_<time>/checkpoint_epoch_<k>/``) and,
 once finished, ``final_model/`` and ``done.json``. A rerun skips finished runs and continues an
 interrupted one from its newest checkpoint, optimizer state included, until the requested number of
 epochs is reached.
