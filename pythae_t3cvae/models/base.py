@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 PICKLED_NETWORK_FILES = ("encoder.pkl", "decoder.pkl")
 
 
+def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """Cast float16 and bfloat16 tensors to float32, keeping float32 and float64 ones as they are."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+
+
 class LatentPriorVAE(VAE):
     """Base class: a pythae ``VAE`` whose loss is squared error / sigma^2 + beta * regulariser."""
 
@@ -82,9 +87,9 @@ class LatentPriorVAE(VAE):
         labels = self.read_labels(inputs, x.shape[0])
 
         encoder_output = self.encoder(x)
-        # Loss arithmetic runs in float32 even under autocast.
-        mu = encoder_output.embedding.float()
-        log_var = encoder_output.log_covariance.float()
+        # Loss arithmetic runs in float32 even under autocast, and in float64 for a float64 model.
+        mu = _at_least_float32(encoder_output.embedding)
+        log_var = _at_least_float32(encoder_output.log_covariance)
 
         z = self.sample_posterior(mu, log_var)
         recon_x = self.decoder(z)["reconstruction"]
@@ -92,7 +97,9 @@ class LatentPriorVAE(VAE):
         if self.conditional and labels is None:
             return ModelOutput(recon_x=recon_x, z=z)
 
-        recon = squared_error(recon_x.float(), x.float(), self.model_config.sigma)  # (B,)
+        recon = squared_error(
+            _at_least_float32(recon_x), _at_least_float32(x), self.model_config.sigma
+        )  # (B,)
         reg = self.regulariser(mu, log_var, labels)  # (B,)
 
         weights = self.sample_weights(labels)
@@ -112,7 +119,9 @@ class LatentPriorVAE(VAE):
 
     def _encode_decode(self, inputs: torch.Tensor) -> ModelOutput:
         encoder_output = self.encoder(inputs)
-        z = self.sample_posterior(encoder_output.embedding.float(), encoder_output.log_covariance.float())
+        z = self.sample_posterior(
+            _at_least_float32(encoder_output.embedding), _at_least_float32(encoder_output.log_covariance)
+        )
         return ModelOutput(recon_x=self.decoder(z)["reconstruction"], z=z)
 
     def reconstruct(self, inputs: torch.Tensor) -> torch.Tensor:

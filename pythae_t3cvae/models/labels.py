@@ -32,14 +32,17 @@ def parse_labels(labels, n_classes: int, batch_size: Optional[int] = None) -> to
     elif labels.dtype == torch.bool or labels.is_complex():
         raise ValueError(f"labels must be integer class ids in [0, {n_classes}), got dtype {labels.dtype}")
 
-    labels = labels.long()
+    # Check the range before casting: casting inf, or a float beyond the int64 range, to long gives
+    # an unrelated integer, which the message would then show instead of the label received.
     out_of_range = (labels < 0) | (labels >= n_classes)
     if bool(out_of_range.any()):
         value = labels[out_of_range][0].item()
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         raise ValueError(
             f"labels must be class ids in [0, {n_classes}) for n_classes={n_classes}, got {value}"
         )
-    return labels
+    return labels.long()
 
 
 def class_counts(data: Union[Dataset, torch.Tensor], n_classes: int) -> list:
