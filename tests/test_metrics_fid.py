@@ -307,6 +307,20 @@ def test_cache_from_other_weights_rejected(metric, tmp_path):
         metric.load_real_statistics(path)
 
 
+def test_invalid_cache_rejected(metric, tmp_path):
+    path = tmp_path / "broken.npz"
+    np.savez(path, mu=np.zeros(4), sigma=np.eye(3), n=np.int64(10), weights_sha256=np.str_(metric.weights_sha256))
+    with pytest.raises(ValueError, match="is invalid"):
+        metric.load_real_statistics(path)
+
+    np.savez(path, mu=np.zeros(4), n=np.int64(10))
+    with pytest.raises(ValueError, match="lacks the fields \\['sigma', 'weights_sha256'\\]"):
+        metric.load_real_statistics(path)
+
+    with pytest.raises(FileNotFoundError, match="not found"):
+        metric.load_real_statistics(tmp_path / "missing.npz")
+
+
 def test_compute_needs_two_samples_each(metric):
     metric.reset()
     metric.update_features(torch.zeros(5, 2048), real=True)

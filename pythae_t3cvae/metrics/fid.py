@@ -487,5 +487,11 @@ class FIDMetric:
                     f"FID statistics file {str(path)!r} was computed with weights sha256={cached_sha256}, but this "
                     f"metric uses {self.weights_path} with sha256={self.weights_sha256}; recompute the statistics"
                 )
-            self.real = FeatureStatistics.from_mean_and_covariance(cache["mu"], cache["sigma"], int(cache["n"]))
+            mu, sigma, n = cache["mu"], cache["sigma"], int(cache["n"])
+            if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]) or n < 2:
+                raise ValueError(
+                    f"FID statistics file {str(path)!r} is invalid: mu shape {mu.shape}, sigma shape {sigma.shape}, "
+                    f"n={n} (expected mu (D,), sigma (D, D), n >= 2); recompute the statistics"
+                )
+            self.real = FeatureStatistics.from_mean_and_covariance(mu, sigma, n)
         logger.info("Loaded FID real statistics (n=%d) from %s", self.real.n, path)
