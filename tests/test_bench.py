@@ -177,3 +177,37 @@ def test_help_shows_examples_and_defaults(capsys):
     out = capsys.readouterr().out
     assert "examples:" in out
     assert "(default: digits-lt)" in out
+
+
+def test_evaluate_writes_json_and_plots(default_run, tmp_path):
+    from PIL import Image
+
+    from pythae_t3cvae.bench import evaluate
+
+    _, output = default_run
+    model_dir = output / "rho_10" / "runs" / "C-t3VAE" / "final_model"
+    out = tmp_path / "evaluation"
+    code = evaluate.main([str(model_dir), "--rho", "10", "--samples-per-class", "5", "--classifier-epochs", "1",
+                          "--tau", "1", "--device", "cpu", "--output-dir", str(out)])
+    assert code == 0
+
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["model"] == "T3CVAE"
+    assert result["sampling"] == "mixture"
+    assert result["settings"]["k"] == 3
+    assert result["metrics"]["n_generated"] == 50
+    assert len(result["metrics"]["f1"]) == 10
+    assert result["versions"]["pythae"] == "0.1.2"
+    for name in ("radar.png", "samples.png", "tau_curve.png"):
+        with Image.open(out / name) as image:
+            assert image.format == "PNG", name
+
+
+def test_evaluate_missing_folder_is_one_line(tmp_path, capsys):
+    from pythae_t3cvae.bench import evaluate
+
+    code = evaluate.main([str(tmp_path / "missing"), "--device", "cpu", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing" in err
+    assert len(err.strip().splitlines()) == 1

@@ -6,6 +6,8 @@ import math
 import sys
 import time
 
+import torch
+
 from .grid import MODEL_NAMES
 from .runner import BenchConfig, run_experiment
 
@@ -92,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="save a resumable checkpoint every this many epochs")
     training.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto",
                           help="device for training, sampling and metrics; auto picks cuda when available")
+    training.add_argument("--threads", type=_number(int, 1), default=None,
+                          help="CPU threads for torch (default: torch's choice); 1 is often fastest on a busy machine")
 
     evaluation = parser.add_argument_group("evaluation")
     evaluation.add_argument("--samples-per-class", type=_number(int, 4), default=defaults.samples_per_class,
@@ -118,8 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve_device(name: str) -> str:
-    import torch
-
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -139,8 +141,13 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     _quiet_pythae()
 
+    options = vars(args)
+    threads = options.pop("threads")
+    if threads is not None:
+        torch.set_num_threads(threads)
+
     try:
-        config = BenchConfig(**{**vars(args), "device": _resolve_device(args.device)})
+        config = BenchConfig(**{**options, "device": _resolve_device(args.device)})
         started = time.time()
         paths = run_experiment(config)
     except (ValueError, FileNotFoundError) as error:
