@@ -221,6 +221,15 @@ def test_non_torchscript_weights_rejected(tmp_path):
         fid.load_inception(path)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning")
+def test_torchscript_of_other_network_rejected(tmp_path):
+    path = tmp_path / "pooling.pt"
+    torch.jit.save(torch.jit.script(torch.nn.AdaptiveAvgPool2d(1)), str(path))
+
+    with pytest.raises(ValueError, match="expected \\(1, 2048\\) pool features"):
+        fid.load_inception(path)
+
+
 @pytest.fixture(scope="module")
 def metric():
     return FIDMetric(_weights_path_or_skip(), batch_size=3)

@@ -115,7 +115,7 @@ def load_inception(weights_path: Optional[PathLike] = None, device: Union[str, t
     """
     path = resolve_weights_path(weights_path)
     with warnings.catch_warnings():
-        # torch 2.9+ marks torch.jit.load as deprecated, but TorchScript is the format of these weights.
+        # torch 2.14.1 warns that torch.jit.load is deprecated, but TorchScript is the format of these weights.
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*", category=FutureWarning)
         try:
             network = torch.jit.load(str(path), map_location=device)
