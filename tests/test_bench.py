@@ -65,6 +65,18 @@ def test_table_lists_every_model(default_run):
         assert 0.0 <= value <= 1.0, (model, value)
 
 
+def test_tail_share_table_lists_every_model(default_run):
+    _, output = default_run
+    rows = _parse_markdown_table((output / "table.md").read_text(), "Share of generated samples")
+    assert sorted(rows) == sorted(MODEL_NAMES)
+    runs = json.loads((output / "results.json").read_text())["runs"]
+    for run in runs:
+        coverage = run["metrics"]["coverage"]
+        tail = run["tail_classes"]
+        expected = sum(coverage["counts"][c] for c in tail) / coverage["n_samples"]
+        assert run["metrics"]["tail_share"] == pytest.approx(expected), run["model"]
+
+
 def test_results_json_matches_csv(default_run):
     _, output = default_run
     runs = json.loads((output / "results.json").read_text())["runs"]

@@ -135,6 +135,9 @@ def evaluate_model(model, sampling: str, context: EvalContext, samples_per_class
         "mean_f1": scores["mean_f1"],
         "tail_f1": sum(tail_f1) / len(tail_f1) if tail_f1 else math.nan,
         "coverage": class_coverage(predicted.cpu(), n_classes),
+        # Class-balanced generation puts len(tail) / K of the samples in the tail classes.
+        "tail_share": float(torch.isin(predicted.cpu(), torch.tensor(context.tail_classes)).double().mean()),
+        "tail_share_target": len(context.tail_classes) / n_classes,
         "n_generated": int(images.shape[0]),
     }
     if labels is not None:

@@ -13,6 +13,8 @@ TABLE_METRICS = (
     ("tail_f1", "Tail-class F1: mean over the rarest 30% of classes (higher is better)", "{:.3f}"),
     ("mean_recall", "Mean per-class recall", "{:.3f}"),
     ("mean_precision", "Mean per-class precision", "{:.3f}"),
+    ("tail_share", "Share of generated samples classified into the tail classes (class-balanced: tail classes / K)", "{:.3f}"),
+    ("conditional_accuracy", "Conditional samples classified as their requested class (conditional models)", "{:.3f}"),
     ("coverage_kl", "Class coverage: KL(predicted class distribution || uniform), nats (lower is better)", "{:.3f}"),
 )
 
