@@ -25,7 +25,9 @@ setup(
         "pillow",
     ],
     extras_require={
-        "test": ["pytest", "prdc==0.2"],
+        # mlflow-skinny: the tracking client and file store without mlflow's server stack
+        # (pyarrow, pandas, Flask, SQLAlchemy); the full mlflow package works the same way.
+        "test": ["pytest", "prdc==0.2", "mlflow-skinny"],
     },
     entry_points={
         "console_scripts": [
