@@ -35,6 +35,14 @@ def _config_name(dir_path: str) -> str:
         return json.load(f)["name"]
 
 
+def _pickled_networks(dir_path: str) -> list:
+    """Return the pickle files a model folder needs, read from the flags of its model_config.json."""
+    with open(os.path.join(dir_path, "model_config.json")) as f:
+        config = json.load(f)
+    flags = (config.get("uses_default_encoder", True), config.get("uses_default_decoder", True))
+    return [name for name, default in zip(("encoder.pkl", "decoder.pkl"), flags) if not default]
+
+
 def install() -> None:
     """Wrap pythae's lookups once so they consult the registries first (idempotent)."""
     global _installed
@@ -52,15 +60,31 @@ def install() -> None:
             return MODELS[name][0].from_json_file(json_path)
         return pythae_config_from_json(cls, json_path)
 
-    def load_from_folder(cls, dir_path, **kwargs):
+    def load_from_folder(cls, dir_path, allow_pickle=None):
         name = _config_name(dir_path)
         if name in MODELS:
-            return MODELS[name][1].load_from_folder(dir_path, **kwargs)
+            return MODELS[name][1].load_from_folder(dir_path, allow_pickle=bool(allow_pickle))
+        # pythae's own models unpickle their custom networks without asking; an explicit
+        # allow_pickle=False is honoured for them too.
+        if allow_pickle is False and _pickled_networks(dir_path):
+            raise ValueError(
+                f"{dir_path} stores its networks as pickle files ({', '.join(_pickled_networks(dir_path))}), "
+                "and unpickling runs any code the file contains; pass allow_pickle=True only for a "
+                "folder from a trusted source"
+            )
         return pythae_load_from_folder(cls, dir_path)
 
-    def load_from_hf_hub(cls, hf_hub_path, allow_pickle=False):  # pragma: no cover - needs network
-        # NOTE: pythae resolves the model class from the downloaded config, so a package model on the
-        # hub loads through its own class: T3CVAE.load_from_hf_hub(path).
+    def load_from_hf_hub(cls, hf_hub_path, allow_pickle=False):
+        # pythae's chain does not know this package's names, so read the name first.
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError as error:
+            raise ModuleNotFoundError(
+                "loading from the Hugging Face hub needs huggingface_hub: pip install huggingface_hub"
+            ) from error
+        name = _config_name(os.path.dirname(hf_hub_download(repo_id=hf_hub_path, filename="model_config.json")))
+        if name in MODELS:
+            return MODELS[name][1].load_from_hf_hub(hf_hub_path, allow_pickle=allow_pickle)
         return pythae_load_from_hf_hub(cls, hf_hub_path, allow_pickle=allow_pickle)
 
     def generation_init(self, model, sampler_config=None):

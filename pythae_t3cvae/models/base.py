@@ -194,6 +194,43 @@ class LatentPriorVAE(VAE):
         model.load_state_dict(weights)
         return model
 
+    @classmethod
+    def load_from_hf_hub(cls, hf_hub_path: str, allow_pickle: bool = False):
+        """Download a model pushed with ``push_to_hf_hub`` and load it as ``load_from_folder`` does.
+
+        Needs ``huggingface_hub``. Unlike pythae's version, which returns None after a warning, a
+        repository with pickled networks raises ValueError unless ``allow_pickle=True``, and the
+        pickle files are downloaded only then.
+        """
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError as error:
+            raise ModuleNotFoundError(
+                "loading from the Hugging Face hub needs huggingface_hub: pip install huggingface_hub"
+            ) from error
+
+        config_path = hf_hub_download(repo_id=hf_hub_path, filename="model_config.json")
+        hf_hub_download(repo_id=hf_hub_path, filename="model.pt")
+        dir_path = os.path.dirname(config_path)
+
+        model_config = cls._load_model_config_from_folder(dir_path)
+        pickled = [
+            name for name, default in zip(
+                PICKLED_NETWORK_FILES,
+                (model_config.uses_default_encoder, model_config.uses_default_decoder),
+            ) if not default
+        ]
+        if pickled and not allow_pickle:
+            raise ValueError(
+                f"the hub repository {hf_hub_path} stores its networks as pickle files ({', '.join(pickled)}), "
+                "and unpickling runs any code the file contains. Load it only if you trust its source, "
+                "with load_from_hf_hub(path, allow_pickle=True)."
+            )
+        if pickled:
+            for name in pickled:
+                hf_hub_download(repo_id=hf_hub_path, filename=name)
+        return cls.load_from_folder(dir_path, allow_pickle=allow_pickle)
+
 
 def batch_to_inputs(data: torch.Tensor, labels: Optional[torch.Tensor] = None) -> DatasetOutput:
     """Wrap tensors as the batch dictionary pythae models take."""
