@@ -25,14 +25,17 @@ def parse_labels(labels, n_classes: int, batch_size: Optional[int] = None) -> to
     if labels.dtype == torch.bool or labels.is_complex():
         raise ValueError(f"labels must be integer class ids in [0, {n_classes}), got dtype {labels.dtype}")
 
-    # Every value check shares one reduction and one host-device sync, which each training step
-    # pays. Only a failing batch takes the slower path that finds the value to name.
+    # Every training step runs this check, so it costs one host-device sync and as few kernels as
+    # possible. Only a failing batch takes the slower path that finds the value to name.
     # The range is checked before casting: casting inf, or a float beyond the int64 range, to long
     # gives an unrelated integer, which the message would then show instead of the label received.
-    invalid = (labels < 0) | (labels >= n_classes)
     if labels.is_floating_point():
-        invalid |= labels != labels.round()  # also true for NaN
-    if bool(invalid.any()):
+        # Clamping to [0, n_classes - 1] and rounding leave exactly the valid labels unchanged.
+        # NaN never compares equal, so torch.equal rejects it as well.
+        valid = torch.equal(labels.clamp(0, n_classes - 1).round(), labels)
+    else:
+        valid = not bool(((labels < 0) | (labels >= n_classes)).any())
+    if not valid:
         raise ValueError(_invalid_label_message(labels, n_classes))
     return labels.long()
 
