@@ -108,7 +108,8 @@ class LatentPriorVAE(VAE):
 
         recon_loss, reg_loss = recon.mean(), reg.mean()
         return ModelOutput(
-            loss=recon_loss + self.model_config.beta * reg_loss,
+            # recon_loss + beta * reg_loss in one kernel, forward and backward.
+            loss=torch.add(recon_loss, reg_loss, alpha=self.model_config.beta),
             recon_loss=recon_loss,
             reg_loss=reg_loss,
             recon_x=recon_x,
