@@ -4,7 +4,7 @@ Both get the same float32 NumPy features (N real and N generated vectors of dime
 normal, the generated ones scaled by 1.05) and k = 3. Every measurement runs in a fresh Python
 process, so its peak memory can be read from /proc/self/status: the reported peak is VmHWM after
 the call minus VmRSS just before it, i.e. the memory the call added on top of its inputs. Rounds
-alternate the two implementations (the order rotates each round), and the speedup is the median
+alternate the two implementations (A, B, then B, A), and the speedup is the median
 over rounds of prdc time / package time.
 
 prdc 0.2 builds three N x N distance matrices through sklearn.metrics.pairwise_distances with
@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from common import base_parser, bounded_int, format_table, load_average, machine_line, resolve_device
+from common import apply_threads, base_parser, bounded_int, format_table, load_average, machine_line, resolve_device
 
 IMPLEMENTATIONS = ("package", "prdc")
 NEAREST_K = 3
@@ -79,8 +79,6 @@ def run_prdc(real, generated) -> dict:
 
 def worker(args) -> None:
     """Measure one call in this process and print it as one JSON line."""
-    from common import apply_threads
-
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cpus])
     apply_threads(args.threads)
     real, generated = make_features(args.worker_n, args.dim, args.seed)
@@ -160,6 +158,7 @@ def main() -> None:
         return
 
     device = resolve_device(parser, args.device)
+    apply_threads(args.threads)  # only so that the machine line shows the workers' thread count
     sizes = args.sizes or ([1000, 2000] if args.quick else [1000, 2000, 5000, 10000])
     rounds = args.repeats or (2 if args.quick else 3)
 
