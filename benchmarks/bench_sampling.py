@@ -2,8 +2,8 @@
 
 Every model here holds the same decoder module: T3CVAE and CVAE sampled by ClassMixtureSampler,
 T3VAE by T3Sampler, and pythae's VAE by pythae's NormalSampler.
-Each call generates --samples images with batch_size 500 (both samplers' default) and returns them
-as one tensor. pythae's NormalSampler.sample does not disable autograd, so it records the decoder's
+Each call generates --samples images with --batch-size (default 500, both samplers' default) and
+returns them as one tensor. pythae's NormalSampler.sample does not disable autograd, so it records the decoder's
 graph, which this package's samplers do not. The second reference, "NormalSampler, no_grad", wraps
 the same call in torch.no_grad(), so against it the ratio isolates the cost of the latent draws.
 
@@ -48,7 +48,7 @@ from pythae_t3cvae import (
 )
 
 N_CLASSES = 10
-BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 500
 REFERENCE = "NormalSampler"
 REFERENCE_NO_GRAD = "NormalSampler, no_grad"
 
@@ -91,7 +91,9 @@ def build_models(arch: Architecture, device: torch.device) -> Dict[str, torch.nn
     return {name: model.to(device).eval() for name, model in models.items()}
 
 
-def build_samplers(models: Dict[str, torch.nn.Module], num_samples: int) -> Dict[str, Callable[[], object]]:
+def build_samplers(
+    models: Dict[str, torch.nn.Module], num_samples: int, batch_size: int
+) -> Dict[str, Callable[[], object]]:
     """Return one generating function per benchmarked sampler, each producing ``num_samples`` images."""
     class_mixture = ClassMixtureSampler(models["T3CVAE"])
     gaussian_mixture = ClassMixtureSampler(models["CVAE"])
@@ -100,22 +102,24 @@ def build_samplers(models: Dict[str, torch.nn.Module], num_samples: int) -> Dict
 
     def normal_no_grad():
         with torch.no_grad():
-            return normal.sample(num_samples, batch_size=BATCH_SIZE)
+            return normal.sample(num_samples, batch_size=batch_size)
 
     return {
-        "ClassMixtureSampler (T3CVAE)": lambda: class_mixture.sample(num_samples, batch_size=BATCH_SIZE),
-        "ClassMixtureSampler (T3CVAE), seed=0": lambda: class_mixture.sample(num_samples, batch_size=BATCH_SIZE, seed=0),
-        "ClassMixtureSampler (CVAE)": lambda: gaussian_mixture.sample(num_samples, batch_size=BATCH_SIZE),
-        "T3Sampler (T3VAE)": lambda: student.sample(num_samples, batch_size=BATCH_SIZE),
-        REFERENCE: lambda: normal.sample(num_samples, batch_size=BATCH_SIZE),
+        "ClassMixtureSampler (T3CVAE)": lambda: class_mixture.sample(num_samples, batch_size=batch_size),
+        "ClassMixtureSampler (T3CVAE), seed=0": lambda: class_mixture.sample(num_samples, batch_size=batch_size, seed=0),
+        "ClassMixtureSampler (CVAE)": lambda: gaussian_mixture.sample(num_samples, batch_size=batch_size),
+        "T3Sampler (T3VAE)": lambda: student.sample(num_samples, batch_size=batch_size),
+        REFERENCE: lambda: normal.sample(num_samples, batch_size=batch_size),
         REFERENCE_NO_GRAD: normal_no_grad,
     }
 
 
-def benchmark_architecture(arch: Architecture, num_samples: int, rounds: int, device: torch.device, seed: int) -> list:
+def benchmark_architecture(
+    arch: Architecture, num_samples: int, batch_size: int, rounds: int, device: torch.device, seed: int
+) -> list:
     """Time every sampler on one decoder and return the table rows."""
     torch.manual_seed(seed)
-    samplers = build_samplers(build_models(arch, device), num_samples)
+    samplers = build_samplers(build_models(arch, device), num_samples, batch_size)
     interleaved_times(samplers, 1, device)  # warm-up
     times = interleaved_times(samplers, rounds, device)
 
@@ -123,7 +127,7 @@ def benchmark_architecture(arch: Architecture, num_samples: int, rounds: int, de
     for name in samplers:
         images_per_second = num_samples / median_seconds(times[name])
         rows.append([
-            arch.name, num_samples, name, f"{images_per_second:.0f}",
+            arch.name, num_samples, batch_size, name, f"{images_per_second:.0f}",
             f"{median_ratio(times[name], times[REFERENCE]):.3f}",
             ratio_spread(times[name], times[REFERENCE]),
             f"{median_ratio(times[name], times[REFERENCE_NO_GRAD]):.3f}",
@@ -142,6 +146,10 @@ def main() -> None:
         help="images per timed call, 1..10000000 (default: 1000 for conv32 and 20000 for mlp; "
         "--quick: 250 and 5000)",
     )
+    parser.add_argument(
+        "--batch-size", type=bounded_int(1, 10_000_000), default=DEFAULT_BATCH_SIZE,
+        help=f"images decoded at once by every sampler, 1..10000000 (default {DEFAULT_BATCH_SIZE})",
+    )
     args = parser.parse_args()
     device = resolve_device(parser, args.device)
     if device.type == "cpu" and torch.cuda.is_available():
@@ -157,10 +165,10 @@ def main() -> None:
     for name in args.architectures:
         arch = ARCHITECTURES[name]
         num_samples = args.samples or (arch.quick_samples if args.quick else arch.samples)
-        rows += benchmark_architecture(arch, num_samples, rounds, device, args.seed)
+        rows += benchmark_architecture(arch, num_samples, args.batch_size, rounds, device, args.seed)
 
-    print(f"rounds: {rounds}; batch_size {BATCH_SIZE}; time ratio = median over rounds of (sampler time / reference time)")
-    headers = ["decoder", "images", "sampler", "images/s", f"time ratio vs {REFERENCE}", "min..max", f"vs {REFERENCE_NO_GRAD}"]
+    print(f"rounds: {rounds}; time ratio = median over rounds of (sampler time / reference time)")
+    headers = ["decoder", "images", "batch", "sampler", "images/s", f"time ratio vs {REFERENCE}", "min..max", f"vs {REFERENCE_NO_GRAD}"]
     print(format_table(headers, rows))
     print(f"load average after: {load_average()}")
 

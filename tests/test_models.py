@@ -1,5 +1,7 @@
 """Tests of the model interface: configs, labels, pythae's calling conventions and numerical safety."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -271,6 +273,30 @@ def test_network_conv8_built(model_cls):
 
     assert isinstance(model.encoder, ConvEncoder)
     assert isinstance(model.decoder, ConvDecoder)
+
+
+
+@pytest.mark.parametrize("network, input_dim", [("conv8", (1, 8, 8)), ("conv32", (3, 32, 32))])
+def test_inplace_relu_leaves_loss_and_gradients_unchanged(network, input_dim):
+    # Reference: the same model with every ReLU switched back to out of place.
+    model = small_model(T3CVAE, input_dim=input_dim, network=network, network_width=0.25).train()
+    reference = copy.deepcopy(model)
+    relus = [m for m in reference.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)
+    for relu in relus:
+        relu.inplace = False
+
+    torch.manual_seed(4)
+    batch = {"data": torch.rand(6, *input_dim), "labels": torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 2.0])}
+    losses = []
+    for candidate in (model, reference):
+        out = seeded_forward(candidate, batch)
+        out.loss.backward()
+        losses.append(out.loss.detach())
+
+    assert torch.equal(losses[0], losses[1])
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        assert torch.equal(p.grad, q.grad), name
 
 
 # Numerical safety at 64 x 64 RGB, n = 12288

