@@ -55,7 +55,8 @@ def make_features(n: int, dim: int, seed: int):
 def run_package(real, generated, device: str) -> dict:
     import torch
 
-    from pythae_t3cvae.metrics import precision_recall
+    # The full module path also works for commits older than metrics/__init__.py (before/after runs).
+    from pythae_t3cvae.metrics.precision_recall import precision_recall
 
     real_tensor = torch.from_numpy(real).to(device)
     generated_tensor = torch.from_numpy(generated).to(device)
