@@ -18,6 +18,7 @@ Example:
     python benchmarks/bench_precision_recall.py --device cuda    # package on the GPU, prdc on the CPU
 """
 
+import argparse
 import contextlib
 import io
 import json
@@ -33,6 +34,8 @@ from common import apply_threads, base_parser, bounded_int, format_table, load_a
 
 IMPLEMENTATIONS = ("package", "prdc")
 NEAREST_K = 3
+# prdc partitions each row of distances at position k + 1, so it needs N >= k + 2.
+MIN_SIZE = NEAREST_K + 2
 
 
 def read_status_kib(field: str) -> int:
@@ -141,8 +144,8 @@ def benchmark_size(n: int, rounds: int, args) -> list:
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0], default_repeats=3)
     parser.add_argument(
-        "--sizes", type=bounded_int(4, 100_000), nargs="+", default=None,
-        help="N, the number of real and of generated vectors, each 4..100000 (default 1000 2000 5000 10000; "
+        "--sizes", type=bounded_int(MIN_SIZE, 100_000), nargs="+", default=None,
+        help=f"N, the number of real and of generated vectors, each {MIN_SIZE}..100000 (default 1000 2000 5000 10000; "
         "--quick: 1000 2000)",
     )
     parser.add_argument("--dim", type=bounded_int(1, 100_000), default=2048, help="feature dimension D, 1..100000 (default 2048)")
@@ -151,10 +154,13 @@ def main() -> None:
         help=f"CPUs each measurement process is pinned to, 1..{os.cpu_count()} (default 1). prdc always "
         "starts 8 joblib threads, so without pinning it takes every core while torch uses --threads",
     )
-    parser.add_argument("--worker", choices=IMPLEMENTATIONS, help="internal: measure one call in this process")
-    parser.add_argument("--worker-n", type=bounded_int(4, 100_000), help="internal: N of the --worker call")
+    # Internal: the script runs itself with these to measure one call in a fresh process.
+    parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-n", type=bounded_int(MIN_SIZE, 100_000), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
+        if args.worker_n is None:
+            parser.error("--worker needs --worker-n")
         worker(args)
         return
 

@@ -127,7 +127,7 @@ def benchmark_architecture(
     for name in samplers:
         images_per_second = num_samples / median_seconds(times[name])
         rows.append([
-            arch.name, num_samples, batch_size, name, f"{images_per_second:.0f}",
+            arch.name, num_samples, min(batch_size, num_samples), name, f"{images_per_second:.0f}",
             f"{median_ratio(times[name], times[REFERENCE]):.3f}",
             ratio_spread(times[name], times[REFERENCE]),
             f"{median_ratio(times[name], times[REFERENCE_NO_GRAD]):.3f}",

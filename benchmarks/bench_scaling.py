@@ -14,7 +14,8 @@ Data:
 
 Example:
     python benchmarks/bench_scaling.py --quick
-    python benchmarks/bench_scaling.py --preset fashion-mnist-lt --width 0.5 --rhos 100 10 1 --repeats 3
+    python benchmarks/bench_scaling.py --preset fashion-mnist-lt --width 0.25 --rhos 100 10 1 --repeats 3
+    python benchmarks/bench_scaling.py --preset cifar10-lt --root DATA/cifar10 --rhos 100 10 1
 """
 
 import argparse
@@ -43,7 +44,7 @@ from common import (
     Timing,
 )
 from pythae_t3cvae import T3CVAE, T3CVAEConfig, class_counts
-from pythae_t3cvae.data import load_preset
+from pythae_t3cvae.data import list_presets, load_preset
 from pythae_t3cvae.networks import network_for_input
 
 LATENT_DIM = 16
@@ -118,7 +119,7 @@ def data_rows(args, device, rounds) -> list:
     """Return table rows for the preset at every rho."""
     rows = []
     for rho in args.rhos:
-        data = load_preset(args.preset, rho=rho, data_seed=args.seed)
+        data = load_preset(args.preset, root=args.root, rho=rho, data_seed=args.seed)
         n_classes = len(data.class_names)
         times = time_epochs(data.train, n_classes, data.input_dim, args, device, rounds)
         seconds = median_seconds(times["T3CVAE"])
@@ -132,13 +133,19 @@ def data_rows(args, device, rounds) -> list:
 
 def class_rows(args, device, rounds) -> list:
     """Return table rows for synthetic data of fixed size with a growing number of classes."""
-    input_dim = load_preset(args.preset, rho=1.0, data_seed=args.seed).input_dim
+    input_dim = load_preset(args.preset, root=args.root, rho=1.0, data_seed=args.seed).input_dim
     generator = torch.Generator().manual_seed(args.seed)
     images = torch.rand(args.class_samples, *input_dim, generator=generator)
 
     rows = []
     for n_classes in args.classes:
         labels = torch.randint(0, n_classes, (args.class_samples,), generator=generator).float()
+        missing = n_classes - torch.unique(labels).numel()
+        if missing:
+            raise ValueError(
+                f"{missing} of K={n_classes} classes drew no sample among --class-samples "
+                f"{args.class_samples}; use --class-samples of at least 10 * K"
+            )
         dataset = BaseDataset(images, labels)
         times = time_epochs(dataset, n_classes, input_dim, args, device, rounds)
         seconds = median_seconds(times["T3CVAE"])
@@ -151,7 +158,15 @@ def class_rows(args, device, rounds) -> list:
 
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0], default_repeats=9)
-    parser.add_argument("--preset", default="digits-lt", help="load_preset name for the rho sweep (default digits-lt)")
+    parser.add_argument(
+        "--preset", default="digits-lt",
+        help=f"dataset preset of the rho sweep, one of {', '.join(list_presets())} (default digits-lt)",
+    )
+    parser.add_argument(
+        "--root", default=None,
+        help="folder with the preset's files; not needed for digits-lt, and fashion-mnist-lt defaults to "
+        "/usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)",
+    )
     parser.add_argument(
         "--rhos", type=float_at_least(1.0), nargs="+", default=None,
         help="imbalance ratios, each >= 1 (default 100 50 20 10 5 2 1; --quick: 100 10 1)",
@@ -183,7 +198,10 @@ def main() -> None:
     args.epochs_per_round = args.epochs_per_round or (2 if args.quick else 3)
 
     print(machine_line(device))
-    rows = data_rows(args, device, rounds) + class_rows(args, device, rounds)
+    try:
+        rows = data_rows(args, device, rounds) + class_rows(args, device, rounds)
+    except (ValueError, FileNotFoundError) as error:  # an unknown preset, a missing file, a rho too large
+        parser.error(str(error))
     print(
         f"rounds: {rounds} of {args.epochs_per_round} epochs; batch {BATCH_SIZE}; latent {LATENT_DIM}; "
         "medians over rounds; T3CVAE/VAE = median of per-round time ratios"

@@ -36,7 +36,7 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
 def base_parser(description: str, default_repeats: int, default_threads: int = 1) -> argparse.ArgumentParser:
     """Return a parser with the options every script takes: --quick, --repeats, --device, --threads."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under ~2 minutes on 2 CPU cores)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under a minute per script on 2 CPU cores)")
     parser.add_argument(
         "--repeats", type=bounded_int(1, 1000), default=None,
         help=f"timed rounds per measurement, 1..1000 (default {default_repeats}, fewer with --quick)",
@@ -48,14 +48,17 @@ def base_parser(description: str, default_repeats: int, default_threads: int = 1
         f"(default {default_threads}). On a machine shared with other jobs, small multi-threaded "
         "kernels wait on each other and their timings scatter by a factor of several",
     )
-    parser.add_argument("--seed", type=bounded_int(0, 2**31 - 1), default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=bounded_int(0, 2**31 - 1), default=0, help="random seed, 0..2147483647 (default 0)")
     return parser
 
 
 def resolve_device(parser: argparse.ArgumentParser, name: str) -> torch.device:
     """Return the torch device named by --device, or stop with a parser error when CUDA is missing."""
     if name == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda was requested but torch.cuda.is_available() is False")
+        parser.error(
+            "--device cuda was requested but torch.cuda.is_available() is False; use --device cpu, or "
+            "check that CUDA_VISIBLE_DEVICES is not empty and that torch is a CUDA build"
+        )
     return torch.device(name)
 
 

@@ -88,8 +88,14 @@ def test_bounded_int_rejects(text, shown):
     [
         ("bench_train_step.py", ["--repeats", "0"], "--repeats: expected an integer in [1, 1000], got 0"),
         ("bench_sampling.py", ["--batch-size", "0"], "--batch-size: expected an integer in [1, 10000000], got 0"),
-        ("bench_precision_recall.py", ["--sizes", "3"], "--sizes: expected an integer in [4, 100000], got 3"),
+        ("bench_precision_recall.py", ["--sizes", "4"], "--sizes: expected an integer in [5, 100000], got 4"),
         ("bench_scaling.py", ["--rhos", "0.5"], "--rhos: expected a finite number >= 1, got 0.5"),
+        ("bench_scaling.py", ["--preset", "digits"], "error: unknown preset 'digits'"),
+        (
+            "bench_scaling.py",
+            ["--rhos", "10", "--classes", "100", "--class-samples", "64", "--repeats", "1", "--epochs-per-round", "1"],
+            "classes drew no sample among --class-samples 64",
+        ),
         ("bench_fid_features.py", ["--images", "x"], "--images: expected an integer, got 'x'"),
     ],
 )
