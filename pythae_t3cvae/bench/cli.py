@@ -15,7 +15,7 @@ EXAMPLES = """\
 examples:
   t3cvae-bench
       the default experiment: digits-lt (scikit-learn's bundled 8x8 digits), rho=10, all eight
-      models, 5 to 10 minutes on a 2-core CPU; prints the table
+      models, under a minute on an idle 2-core CPU (up to 10 minutes on a busy one); prints the table
   t3cvae-bench --preset fashion-mnist-lt --rho 100 1 --epochs 20 --fid-samples 2048
       Fashion-MNIST-LT from /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist)
   t3cvae-bench --preset cifar10-lt --root ~/data/cifar10 --rho 100 --models C-VAE C-t3VAE --device cuda
