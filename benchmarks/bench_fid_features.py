@@ -32,9 +32,8 @@ from common import (
     interleaved_times,
     load_average,
     machine_line,
-    median_ratio,
     median_seconds,
-    ratio_spread,
+    ratio_cells,
     resolve_device,
 )
 from pythae_t3cvae.metrics import FIDMetric, InceptionFeatureExtractor, preprocess_for_inception
@@ -113,7 +112,7 @@ def main() -> None:
     for name in functions:
         rows.append([
             num_images, min(batch_size, num_images), name, f"{num_images / median_seconds(times[name]):.2f}",
-            f"{median_ratio(times[name], times[REFERENCE]):.3f}", ratio_spread(times[name], times[REFERENCE]),
+            *ratio_cells(times[name], times[REFERENCE]),
         ])
     print(f"rounds: {rounds}; images (3, 32, 32); features identical to the plain loop: {same}")
     print(format_table(["images", "batch", "path", "images/s", f"time ratio vs {REFERENCE}", "min..max"], rows))

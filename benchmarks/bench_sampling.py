@@ -3,8 +3,8 @@
 Every model here holds the same decoder module: T3CVAE and CVAE sampled by ClassMixtureSampler,
 T3VAE by T3Sampler, and pythae's VAE by pythae's NormalSampler.
 Each call generates --samples images with --batch-size (default 500, both samplers' default) and
-returns them as one tensor. pythae's NormalSampler.sample does not disable autograd, so it records the decoder's
-graph, which this package's samplers do not. The second reference, "NormalSampler, no_grad", wraps
+returns them as one tensor. pythae's NormalSampler.sample does not disable autograd, so it records
+the decoder's graph, which this package's samplers do not. The second reference, "NormalSampler, no_grad", wraps
 the same call in torch.no_grad(), so against it the ratio isolates the cost of the latent draws.
 
 pythae's NormalSampler moves its model to CUDA whenever CUDA is available, so with --device cpu the
@@ -33,7 +33,7 @@ from common import (
     machine_line,
     median_ratio,
     median_seconds,
-    ratio_spread,
+    ratio_cells,
     resolve_device,
 )
 from pythae_t3cvae import (
@@ -128,8 +128,7 @@ def benchmark_architecture(
         images_per_second = num_samples / median_seconds(times[name])
         rows.append([
             arch.name, num_samples, min(batch_size, num_samples), name, f"{images_per_second:.0f}",
-            f"{median_ratio(times[name], times[REFERENCE]):.3f}",
-            ratio_spread(times[name], times[REFERENCE]),
+            *ratio_cells(times[name], times[REFERENCE]),
             f"{median_ratio(times[name], times[REFERENCE_NO_GRAD]):.3f}",
         ])
     return rows

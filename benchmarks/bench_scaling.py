@@ -115,6 +115,15 @@ def time_epochs(dataset, n_classes: int, input_dim, args, device: torch.device, 
             for name, series in times.items()}
 
 
+def table_row(label: str, n: int, n_classes: int, times: dict) -> list:
+    """Return one table row: data, N, K, T3CVAE and VAE seconds per epoch, and their ratio."""
+    seconds = median_seconds(times["T3CVAE"])
+    return [
+        label, n, n_classes, f"{seconds:.3f}", f"{1e6 * seconds / n:.0f}",
+        f"{median_seconds(times['VAE']):.3f}", f"{median_ratio(times['T3CVAE'], times['VAE']):.3f}",
+    ]
+
+
 def data_rows(args, device, rounds) -> list:
     """Return table rows for the preset at every rho."""
     rows = []
@@ -122,12 +131,7 @@ def data_rows(args, device, rounds) -> list:
         data = load_preset(args.preset, root=args.root, rho=rho, data_seed=args.seed)
         n_classes = len(data.class_names)
         times = time_epochs(data.train, n_classes, data.input_dim, args, device, rounds)
-        seconds = median_seconds(times["T3CVAE"])
-        n = len(data.train)
-        rows.append([
-            f"{args.preset} rho={rho:g}", n, n_classes, f"{seconds:.3f}", f"{1e6 * seconds / n:.0f}",
-            f"{median_seconds(times['VAE']):.3f}", f"{median_ratio(times['T3CVAE'], times['VAE']):.3f}",
-        ])
+        rows.append(table_row(f"{args.preset} rho={rho:g}", len(data.train), n_classes, times))
     return rows
 
 
@@ -148,11 +152,7 @@ def class_rows(args, device, rounds) -> list:
             )
         dataset = BaseDataset(images, labels)
         times = time_epochs(dataset, n_classes, input_dim, args, device, rounds)
-        seconds = median_seconds(times["T3CVAE"])
-        rows.append([
-            "synthetic", args.class_samples, n_classes, f"{seconds:.3f}", f"{1e6 * seconds / args.class_samples:.0f}",
-            f"{median_seconds(times['VAE']):.3f}", f"{median_ratio(times['T3CVAE'], times['VAE']):.3f}",
-        ])
+        rows.append(table_row("synthetic", args.class_samples, n_classes, times))
     return rows
 
 
@@ -200,7 +200,7 @@ def main() -> None:
     print(machine_line(device))
     try:
         rows = data_rows(args, device, rounds) + class_rows(args, device, rounds)
-    except (ValueError, FileNotFoundError) as error:  # an unknown preset, a missing file, a rho too large
+    except (ValueError, FileNotFoundError) as error:  # e.g. an unknown preset, a missing file, rho too large
         parser.error(str(error))
     print(
         f"rounds: {rounds} of {args.epochs_per_round} epochs; batch {BATCH_SIZE}; latent {LATENT_DIM}; "

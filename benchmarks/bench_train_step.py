@@ -35,7 +35,7 @@ from common import (
     machine_line,
     median_ratio,
     median_seconds,
-    ratio_spread,
+    ratio_cells,
     resolve_device,
 )
 from pythae_t3cvae import CVAE, T3CVAE, T3VAE, CVAEConfig, T3CVAEConfig, T3VAEConfig
@@ -122,8 +122,7 @@ def benchmark_architecture(arch: Architecture, rounds: int, device: torch.device
         milliseconds = 1000 * median_seconds(times[name]) / arch.steps_per_round
         rows.append([
             arch.name, arch.batch_size, name, f"{milliseconds:.2f}",
-            f"{median_ratio(times[name], times[REFERENCE]):.3f}",
-            ratio_spread(times[name], times[REFERENCE]),
+            *ratio_cells(times[name], times[REFERENCE]),
             f"{median_ratio(times[name], times[REFERENCE], clock='cpu'):.3f}",
         ])
     return rows

@@ -138,6 +138,11 @@ def ratio_spread(numerator: Sequence[Timing], denominator: Sequence[Timing], clo
     return f"{min(ratios):.3f}..{max(ratios):.3f}"
 
 
+def ratio_cells(numerator: Sequence[Timing], denominator: Sequence[Timing]) -> List[str]:
+    """Return the median wall-time ratio and its min..max, formatted as two table cells."""
+    return [f"{median_ratio(numerator, denominator):.3f}", ratio_spread(numerator, denominator)]
+
+
 def cpu_model() -> str:
     """Return the CPU model name from /proc/cpuinfo, or platform.processor() where that is missing."""
     try:

@@ -45,6 +45,7 @@ def test_median_ratio_of_rounds():
     assert common.median_ratio(numerator, denominator) != statistics.median([2.0, 3.0, 10.0]) / 2.0
     assert common.median_ratio(numerator, denominator, clock="cpu") == 1.0
     assert common.ratio_spread(numerator, denominator) == "1.500..2.500"
+    assert common.ratio_cells(numerator, denominator) == ["2.000", "1.500..2.500"]
     assert common.median_seconds(numerator, clock="cpu") == 1.0
 
 
