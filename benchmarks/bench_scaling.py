@@ -116,7 +116,7 @@ def time_epochs(dataset, n_classes: int, input_dim, args, device: torch.device, 
 
 
 def table_row(label: str, n: int, n_classes: int, times: dict) -> list:
-    """Return one table row: data, N, K, T3CVAE and VAE seconds per epoch, and their ratio."""
+    """Return one table row: data, N, K, seconds per epoch and per sample, and the T3CVAE/VAE ratio."""
     seconds = median_seconds(times["T3CVAE"])
     return [
         label, n, n_classes, f"{seconds:.3f}", f"{1e6 * seconds / n:.0f}",
